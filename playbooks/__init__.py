@@ -1,0 +1,1 @@
+"""Built-in playbooks, installed as the package `runner.builtin`."""

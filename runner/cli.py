@@ -1,0 +1,248 @@
+"""The `urs` command: parses options, wires the pipeline together, maps errors to exit codes.
+
+cli -> load -> plan -> execute -> record -> report. Only this module and the reporter print.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from runner import __version__
+from runner.errors import InputError, LockBusy
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_CODES = """\b
+Exit codes: 0 all passed; 1 a step failed; 2 invalid input or usage;
+3 skipped, another run holds the lock; 4 a host was unreachable; 130 interrupted."""
+
+
+def _guard(func: F) -> F:
+    """Expected errors become one line each on stderr and their exit code; bugs keep tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            sys.exit(exc.exit_code)
+        except LockBusy as exc:
+            click.echo(f"skipped: {exc}", err=True)
+            sys.exit(LockBusy.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.version_option(__version__, prog_name="urs")
+def cli() -> None:
+    """urs runs health checks and automatic recovery written as YAML playbooks.
+
+    A playbook's steps form a graph; independent steps run in parallel, on this machine or
+    over SSH across an Ansible-compatible inventory, and every outcome is recorded.
+    """
+
+
+def _inventory_options(func: F) -> F:
+    func = click.option("-i", "--inventory", "inventories", multiple=True, metavar="INV",
+                        help="Inventory file, folder or 'h1,h2,' list (repeatable). "
+                             "Default: localhost.")(func)
+    return click.option("-e", "--extra-vars", "extra", multiple=True, metavar="VARS",
+                        help="key=value, @file.yml or JSON; wins over every other variable.")(func)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    plan: Any
+    inventory: Any
+    targets: dict[str, tuple[Any, ...]]
+    extra: dict[str, Any]
+    modules: dict[str, Any]
+
+
+def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
+          limit: str | None) -> Loaded:
+    from runner import load, plan
+    from runner.inventory.patterns import select
+    from runner.inventory.sources import load_inventory
+    from runner.modules import registry
+
+    modules = registry()
+    problems: list[Any] = []
+    book = inv = None
+    extra_vars: dict[str, Any] = {}
+    for stage in ("extra", "playbook", "inventory"):
+        try:
+            if stage == "extra":
+                extra_vars = load.extra_vars(extra)
+            elif stage == "playbook":
+                book = load.load(playbooks, {k: m.fields for k, m in modules.items()})
+            else:
+                inv = load_inventory(inventories)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems or book is None or inv is None:
+        raise InputError(problems)
+    known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
+    the_plan = plan.build(book, known)
+    limited = set(select(inv, limit, "--limit")) if limit else None
+    targets: dict[str, tuple[Any, ...]] = {}
+    for b in the_plan.books:
+        names = select(inv, b.hosts, f"{b.path}: hosts")
+        targets[b.name] = tuple(inv.hosts[n] for n in names if limited is None or n in limited)
+    if not any(targets.values()):
+        raise InputError.one("--limit", None, "", "hosts that the playbooks' patterns include",
+                             f"'{limit}', which leaves none")
+    return Loaded(the_plan, inv, targets, extra_vars, modules)
+
+
+@cli.command()
+@click.argument("playbooks", nargs=-1, required=True)
+@_inventory_options
+@click.option("-l", "--limit", metavar="PATTERN", help="Only hosts matching this pattern.")
+@click.option("--forks", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="Hosts run at once.")
+@click.option("--check", "check_mode", is_flag=True,
+              help="Run read-only checks for real; report what recoveries and run steps would do.")
+@click.option("--tags", default="", metavar="T1,T2", help="Only steps with one of these tags.")
+@click.option("--skip-tags", default="", metavar="T1,T2", help="Not steps with these tags.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one per event, on stdout.")
+@click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
+              help="The outcome store (default: $URS_STORE or the user's state directory).")
+@click.option("--wait", "wait_s", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
+              help="Wait this long for an overlapping run to end (default: skip at once).")
+@click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path),
+              help="known_hosts file for SSH host keys (default: the user's).")
+@click.option("--host-key-policy", type=click.Choice(["strict", "accept-new", "off"]),
+              default="strict", show_default=True, help="What to do with unknown host keys.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the output of every step.")
+@_guard
+def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...],
+        limit: str | None, forks: int, check_mode: bool, tags: str, skip_tags: str,
+        as_json: bool, store: Path | None, wait_s: float, known_hosts: Path | None,
+        host_key_policy: str, verbose: bool) -> None:
+    """Run playbooks: live output, a recap per host, every outcome recorded.
+
+    PLAYBOOKS are paths or names (`urs list`); several run as one graph.
+    """
+    from runner import session
+
+    loaded = _load(playbooks, inventories, extra, limit)
+    options = session.Options(
+        forks=forks, check_mode=check_mode, tags=_names(tags), skip_tags=_names(skip_tags),
+        as_json=as_json, store=store, wait_s=wait_s, known_hosts=known_hosts,
+        host_key_policy=host_key_policy, verbose=verbose, run_id=uuid.uuid4().hex,
+        lock_key=" ".join(playbooks) + " -i " + ",".join(inventories),
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    result = session.run(loaded.plan, loaded.inventory, loaded.targets, loaded.extra,
+                         loaded.modules, options)
+    sys.exit(result.exit_code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(t.strip() for t in text.split(",") if t.strip())
+
+
+@cli.command()
+@click.argument("playbooks", nargs=-1, required=True)
+@_inventory_options
+@_guard
+def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
+    """Validate playbooks and inventory without running anything."""
+    loaded = _load(playbooks, inventories, extra, None)
+    hosts = {h.name for hs in loaded.targets.values() for h in hs}
+    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: {len(loaded.plan.nodes)} "
+               f"steps, {len(hosts)} host{'s' if len(hosts) != 1 else ''}")
+
+
+@cli.command()
+@click.argument("playbook")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid"]), default="text",
+              show_default=True)
+@_guard
+def graph(playbook: str, fmt: str) -> None:
+    """Show a playbook's step graph (text, Graphviz dot or Mermaid)."""
+    from runner import load, plan, views
+    from runner.modules import registry
+
+    book = load.load([playbook], {k: m.fields for k, m in registry().items()})
+    # variables may come from an inventory not given here: check template syntax only
+    click.echo(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
+
+
+@cli.command(name="list")
+def list_playbooks() -> None:
+    """List playbooks: the project's (./playbooks) and the built-in ones."""
+    from runner import load, views
+    from runner.modules import registry
+
+    fields = {k: m.fields for k, m in registry().items()}
+    builtin = load.builtin_dir().resolve()
+    found: dict[str, tuple[str, Any]] = {}
+    for name, path in load.available(load.search_dirs()).items():
+        try:
+            book = load.load([str(path)], fields)
+        except InputError:
+            book = None
+        found[name] = ("built-in" if path.resolve().parent == builtin else "project", book)
+    click.echo(views.playbook_list(found))
+
+
+def _open_store(store: Path | None) -> Any:
+    from runner.store import SQLiteStore, default_path
+
+    return SQLiteStore(store or default_path())
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("-p", "--playbook", help="Only runs of this playbook.")
+@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+@click.option("--store", type=click.Path(dir_okay=False, path_type=Path))
+@_guard
+def history(run_id: str | None, playbook: str | None, limit: int, as_json: bool,
+            store: Path | None) -> None:
+    """Past runs, newest first; with RUN_ID (or a prefix), that run's steps."""
+    from runner import views
+
+    db = _open_store(store)
+    if run_id is None:
+        click.echo(views.history(db.runs(limit, playbook), as_json))
+        return
+    matches = [r for r in db.runs(100_000, playbook) if r["id"].startswith(run_id)]
+    if len(matches) != 1:
+        raise InputError.one("history", None, "RUN_ID", "one recorded run",
+                             f"{len(matches)} runs starting with '{run_id}'")
+    click.echo(views.run_detail(matches[0], db.run_steps(matches[0]["id"]), as_json))
+
+
+@cli.command()
+@click.option("-p", "--playbook", help="Only this playbook.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per step outcome.")
+@click.option("--store", type=click.Path(dir_okay=False, path_type=Path))
+@_guard
+def status(playbook: str | None, as_json: bool, store: Path | None) -> None:
+    """The latest outcome of every playbook, host and step."""
+    from runner import views
+
+    click.echo(views.status(_open_store(store).latest(playbook), as_json))
+
+
+def main() -> None:
+    cli(prog_name="urs")

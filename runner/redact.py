@@ -1,0 +1,71 @@
+"""Secrets never leave the process: values are masked wherever urs writes text.
+
+Secret values come from a playbook's `secrets:`, from variables and environment variables
+whose names look secret (TOKEN, SECRET, PASSWORD, KEY, ...), and from `no_log` steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runner.model import StepResult
+
+MASK = "********"
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|KEY|CREDENTIAL|AUTH", re.I)
+MIN_LENGTH = 4  # shorter values would mask ordinary words and numbers
+
+
+def secret_values(values: Mapping[str, Any]) -> list[str]:
+    """Values of the entries whose names look secret."""
+    return [str(v) for k, v in values.items() if SECRET_NAME.search(k) and _maskable(v)]
+
+
+def _maskable(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    return len(str(value)) >= MIN_LENGTH
+
+
+class Redactor:
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(values)
+
+    def add(self, values: Iterable[Any]) -> None:
+        new = {str(v) for v in values if _maskable(v)} - self._values
+        if not new:
+            return
+        with self._lock:
+            self._values |= new
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def text(self, value: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(MASK, value) if pattern and value else value
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def result(self, result: StepResult, hide_all: bool = False) -> StepResult:
+        if hide_all:
+            hidden = "(hidden: no_log)"
+            return dataclasses.replace(result, stdout=hidden if result.stdout else "",
+                                       stderr=hidden if result.stderr else "",
+                                       reason=hidden if result.reason else "", fields={})
+        return dataclasses.replace(
+            result, stdout=self.text(result.stdout), stderr=self.text(result.stderr),
+            reason=self.text(result.reason), fields=self.value(dict(result.fields)),
+        )

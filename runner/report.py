@@ -1,0 +1,134 @@
+"""Report stage: the only code that writes a run to the terminal.
+
+`ConsoleReporter` prints one line per finished step and a recap per host (colours only on a
+terminal, never with NO_COLOR); `JsonReporter` prints one JSON object per event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import IO, Any
+
+import click
+
+from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished, StepStarted
+from runner.model import HostResult, Status, StepResult
+
+TAIL_LINES = 5
+JSON_TAIL = 4000
+COLOURS = {
+    "ok": "green", "changed": "yellow", "recovered": "cyan", "failed": "red",
+    "skipped": "bright_black", "unreachable": "magenta", "interrupted": "red",
+}
+
+
+def use_colour(stream: IO[str]) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+class ConsoleReporter:
+    def __init__(self, stream: IO[str] | None = None, verbose: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.colour = use_colour(self.stream)
+        self.verbose = verbose
+        self.started = 0.0
+        self.width = 12
+        self.label_width = 20
+        self._lock = threading.Lock()
+
+    def _paint(self, text: str, status: str) -> str:
+        return click.style(text, fg=COLOURS.get(status), bold=status == "failed") \
+            if self.colour else text
+
+    def _say(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def notify(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.started = event.started_at
+            self.width = max([len(h) for h in event.hosts] + [9])
+            self.label_width = max([len(label) for label in event.labels] + [10])
+            mode = " [check mode: nothing is changed]" if event.check_mode else ""
+            hosts = ", ".join(event.hosts) if len(event.hosts) <= 5 else f"{len(event.hosts)} hosts"
+            self._say(f"urs run {event.playbook}: {event.steps} steps on {hosts}{mode}")
+        elif isinstance(event, StepFinished):
+            self._step(event.result, event.label)
+        elif isinstance(event, RunFinished):
+            self._recap(event.result.hosts, event.result.status, event.result.exit_code,
+                        event.ended_at - self.started, event.result.run_id)
+
+    def _step(self, r: StepResult, label: str) -> None:
+        status = "ignored" if r.ignored else str(r.status)
+        line = (f"  {self._paint(f'{status:<11}', str(r.status))} {r.host:<{self.width}}  "
+                f"{label:<{self.label_width}}  {r.duration_s:5.2f}s")
+        if r.attempts > 1:
+            line += f"  ({r.attempts} attempts)"
+        if r.reason:
+            line += f"  {r.reason}"
+        self._say(line)
+        if r.status is Status.FAILED or self.verbose:
+            for text in _tail(r.stderr or (r.stdout if r.status is Status.FAILED else "")):
+                self._say(f"      | {text}")
+
+    def _recap(self, hosts: tuple[HostResult, ...], status: str, code: int, took: float,
+               run_id: str) -> None:
+        self._say("")
+        self._say("RECAP")
+        for host in hosts:
+            counts = " ".join(f"{s}={host.count(s)}" for s in Status)
+            counts += f" ignored={host.ignored}" if host.ignored else ""
+            reason = f"  {host.unreachable_reason}" if host.unreachable_reason else ""
+            self._say(f"  {self._paint(f'{host.host:<{self.width}}', str(host.status))}  "
+                      f"{counts}{reason}")
+        self._say(f"run {run_id[:8]} {self._paint(status, status)} in {took:.2f}s "
+                  f"(exit code {code})")
+
+
+def _tail(text: str) -> list[str]:
+    lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    return lines[-TAIL_LINES:]
+
+
+class JsonReporter:
+    """One JSON object per line and event, each with an `event` field."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def notify(self, event: Event) -> None:
+        self.stream.write(json.dumps(_as_json(event), default=str) + "\n")
+        self.stream.flush()
+
+
+def step_json(r: StepResult) -> dict[str, Any]:
+    return {
+        "playbook": r.playbook, "host": r.host, "step": r.step, "status": str(r.status),
+        "rc": r.rc, "attempts": r.attempts, "duration_s": r.duration_s, "reason": r.reason,
+        "stdout": r.stdout[-JSON_TAIL:], "stderr": r.stderr[-JSON_TAIL:], "changed": r.changed,
+        "ignored": r.ignored, "started_at": r.started_at, "ended_at": r.ended_at,
+        "fields": dict(r.fields),
+    }
+
+
+def _as_json(event: Event) -> dict[str, Any]:
+    if isinstance(event, RunStarted):
+        return {"event": "run_started", "run_id": event.run_id, "playbook": event.playbook,
+                "playbooks": event.playbooks, "hosts": event.hosts, "steps": event.steps,
+                "check_mode": event.check_mode, "started_at": event.started_at}
+    if isinstance(event, StepStarted):
+        return {"event": "step_started", "playbook": event.playbook, "host": event.host,
+                "step": event.step}
+    if isinstance(event, StepFinished):
+        return {"event": "step_finished", **step_json(event.result)}
+    if isinstance(event, HostFinished):
+        h = event.result
+        return {"event": "host_finished", "host": h.host, "status": str(h.status),
+                "counts": {str(s): h.count(s) for s in Status}, "reason": h.unreachable_reason}
+    r = event.result
+    return {"event": "run_finished", "run_id": r.run_id, "status": r.status,
+            "exit_code": r.exit_code, "ended_at": event.ended_at}

@@ -1,0 +1,180 @@
+"""One step on one host: `when`, check mode, attempts with retries and backoff, and the
+run / check + recover / module actions. Returns the raw (unredacted) StepResult."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from runner.connection import Become, Connection
+from runner.model import Action, Status, Step, StepResult
+from runner.modules import ActionResult, Mode, Module, ModuleCall
+from runner.templating import TemplateFailure, evaluate, render, text
+
+
+@dataclass(frozen=True)
+class StepCall:
+    playbook: str
+    host: str
+    step: Step
+    connection: Connection
+    context: Mapping[str, Any]
+    modules: Mapping[str, Module]
+    check_mode: bool
+    cancel: threading.Event
+    become: Become | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    last: ActionResult
+    reason: str = ""
+    skip: str = ""
+    attempts: int = 1
+    fields: Mapping[str, Any] | None = None
+
+
+def execute(call: StepCall) -> StepResult:
+    started_at, start = time.time(), time.monotonic()
+    try:
+        outcome = _decide(call)
+    except TemplateFailure as exc:
+        outcome = Outcome(Status.FAILED, ActionResult(False), f"{call.step.name}: {exc}")
+    last = outcome.last
+    status = outcome.status
+    return StepResult(
+        playbook=call.playbook, host=call.host, step=call.step.name, status=status, rc=last.rc,
+        attempts=outcome.attempts, duration_s=round(time.monotonic() - start, 4),
+        reason=outcome.reason, stdout=last.stdout, stderr=last.stderr,
+        changed=status in {Status.CHANGED, Status.RECOVERED},
+        ignored=status is Status.FAILED and call.step.ignore_errors,
+        started_at=started_at, ended_at=time.time(),
+        fields={**(outcome.fields or last.fields),
+                **({"skip": outcome.skip} if outcome.skip else {})},
+    )
+
+
+def _decide(call: StepCall) -> Outcome:
+    step = call.step
+    if step.when is not None and not evaluate(step.when, call.context):
+        return Outcome(Status.SKIPPED, ActionResult(True), f"when was false: {step.when}",
+                       skip="when", attempts=0)
+    if call.check_mode and step.kind == "run":
+        return Outcome(Status.SKIPPED, ActionResult(True),
+                       f"check mode: would run {_shown(call, step.action)}", skip="check",
+                       attempts=0)
+    return _attempts(call)
+
+
+def _shown(call: StepCall, action: Action) -> str:
+    if call.step.no_log:
+        return "(hidden: no_log)"
+    try:
+        if action.is_shell:
+            return text(render(action.args["cmd"], call.context))
+    except TemplateFailure:
+        pass
+    return action.describe()
+
+
+def _attempts(call: StepCall) -> Outcome:
+    retry = call.step.retry
+    recovered = False
+    attempt = 0
+    while True:
+        attempt += 1
+        outcome = _attempt(call)
+        recovered = recovered or outcome.status is Status.RECOVERED or bool(
+            outcome.fields and outcome.fields.get("recovery_ran"))
+        if outcome.status is not Status.FAILED or attempt > retry.retries:
+            break
+        if call.cancel.wait(retry.wait_before(attempt + 1)):
+            break
+    if recovered and outcome.status is Status.OK:
+        outcome = replace(outcome, status=Status.RECOVERED)
+    return replace(outcome, attempts=attempt)
+
+
+def _attempt(call: StepCall) -> Outcome:
+    step = call.step
+    if step.kind == "check":
+        return _check(call)
+    mode = Mode.CHECK if call.check_mode else Mode.APPLY
+    result = perform(call, step.action, mode)
+    if result.ok:
+        return Outcome(Status.CHANGED if result.changed else Status.OK, result)
+    reason = result.reason
+    if call.check_mode and step.kind == "module":
+        reason = f"{reason}; would apply {step.action.module}"
+    return Outcome(Status.FAILED, result, reason)
+
+
+def _check(call: StepCall) -> Outcome:
+    step = call.step
+    first = perform(call, step.action, Mode.CHECK)
+    if first.ok:
+        return Outcome(Status.OK, first)
+    if step.recover is None:
+        return Outcome(Status.FAILED, first, first.reason)
+    if call.check_mode:
+        would = _shown(call, step.recover)
+        return Outcome(Status.FAILED, first, f"{first.reason}; would recover: {would}",
+                       fields={**first.fields, "would_recover": would})
+    fixed = perform(call, step.recover, Mode.APPLY)
+    if not fixed.ok:
+        return Outcome(Status.FAILED, fixed, f"recovery failed: {fixed.reason}",
+                       fields={**fixed.fields, "recovery_ran": True})
+    again = perform(call, step.action, Mode.CHECK)
+    fields = {**fixed.fields, **again.fields, "recovery_ran": True}
+    if again.ok:
+        return Outcome(Status.RECOVERED, again, f"recovered: {first.reason}", fields=fields)
+    return Outcome(Status.FAILED, again, f"still failing after recovery: {again.reason}",
+                   fields=fields)
+
+
+def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
+    """Run one action (shell or module) with the step's env, cwd, timeout and become."""
+    step = call.step
+    env = {k: text(render(v, call.context)) for k, v in step.env.items()}
+    cwd = text(render(step.cwd, call.context)) if step.cwd else None
+    args = render(dict(action.args), call.context)
+    if action.is_shell:
+        return _shell(call, text(args["cmd"]), env, cwd)
+    module = call.modules[action.module]
+    problem = _arg_problem(module, args)
+    if problem:
+        return ActionResult(False, reason=f"{action.module}: {problem}")
+    return module.run(ModuleCall(args=args, mode=mode, connection=call.connection,
+                                 host=call.host, vars=call.context, timeout=step.timeout,
+                                 env=env, cwd=cwd, become=call.become))
+
+
+def _shell(call: StepCall, command: str, env: dict[str, str], cwd: str | None) -> ActionResult:
+    step = call.step
+    res = call.connection.run(command, env=env, cwd=cwd, timeout=step.timeout, become=call.become)
+    ok = res.rc in step.ok_codes and not res.timed_out
+    if ok:
+        return ActionResult(True, res.rc, res.stdout, res.stderr)
+    if res.timed_out:
+        reason = f"timed out after {step.timeout:g}s; its processes were killed"
+    else:
+        reason = f"exit code {res.rc}"
+        detail = _last_line(res.stderr) or _last_line(res.stdout)
+        reason += f": {detail}" if detail else ""
+    return ActionResult(False, res.rc, res.stdout, res.stderr, reason=reason)
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def _arg_problem(module: Module, args: Mapping[str, Any]) -> str:
+    for key, field in module.fields.items():
+        if key in args and (expected := field.check(args[key])):
+            return f"{key}: expected {expected}, found {args[key]!r}"
+    return ""

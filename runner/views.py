@@ -1,0 +1,105 @@
+"""Text for the read-only commands: graph, list, history, status. Returns strings; the CLI
+prints them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runner.model import Playbook
+from runner.plan import Plan
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def graph_text(plan: Plan) -> str:
+    lines = [f"{plan.root.name}: {len(plan.nodes)} steps"]
+    for node in plan.ordered():
+        needs = ", ".join(n.label for n in plan.needs(node.key))
+        action = node.step.kind if node.step.kind != "module" else node.step.action.module
+        extra = " + recover" if node.step.recover else ""
+        lines.append(f"  {node.label} [{action}{extra}]" + (f" <- {needs}" if needs else ""))
+    return "\n".join(lines)
+
+
+def graph_dot(plan: Plan) -> str:
+    lines = [f'digraph "{plan.root.name}" {{', "  rankdir=LR;"]
+    for node in plan.ordered():
+        shape = "diamond" if node.step.kind == "check" else "box"
+        lines.append(f'  "{node.label}" [shape={shape}];')
+    for node in plan.ordered():
+        lines.extend(f'  "{need.label}" -> "{node.label}";' for need in plan.needs(node.key))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def graph_mermaid(plan: Plan) -> str:
+    ids = {node.key: f"s{i}" for i, node in enumerate(plan.ordered())}
+    lines = ["flowchart LR"]
+    for node in plan.ordered():
+        text = node.label.replace('"', "'")
+        lines.append(f'  {ids[node.key]}{{"{text}"}}' if node.step.kind == "check"
+                     else f'  {ids[node.key]}["{text}"]')
+    for node in plan.ordered():
+        lines.extend(f"  {ids[n.key]} --> {ids[node.key]}" for n in plan.needs(node.key))
+    return "\n".join(lines)
+
+
+GRAPH_FORMATS = {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}
+
+
+def playbook_list(found: Mapping[str, tuple[str, Playbook | None]]) -> str:
+    width = max([len(n) for n in found] + [8])
+    lines = []
+    for name, (origin, book) in found.items():
+        about = book.description if book else "(does not load: run `urs check` on it)"
+        lines.append(f"{name:<{width}}  {origin:<8}  {about}")
+    return "\n".join(lines)
+
+
+def _took(row: Mapping[str, Any]) -> str:
+    return f"{row['ended_at'] - row['started_at']:.1f}s" if row.get("ended_at") else "-"
+
+
+def history(rows: Sequence[Mapping[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return "\n".join(json.dumps(r, default=str) for r in rows)
+    if not rows:
+        return "no runs recorded yet"
+    lines = [f"{'run':<8}  {'started (UTC)':<20}  {'playbook':<20}  {'status':<11}  took  hosts"]
+    for r in rows:
+        check = " (check)" if r["check_mode"] else ""
+        lines.append(f"{r['id'][:8]:<8}  {when(r['started_at']):<20}  {r['playbook']:<20}  "
+                     f"{r['status']:<11}  {_took(r)}  {', '.join(r['hosts'])}{check}")
+    return "\n".join(lines)
+
+
+def run_detail(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return json.dumps({**run, "steps": list(steps)}, default=str)
+    lines = [f"run {run['id']}  {run['playbook']}  {run['status']}  exit code "
+             f"{run['exit_code']}  started {when(run['started_at'])}  took {_took(run)}"]
+    for s in steps:
+        reason = f"  {s['reason']}" if s["reason"] else ""
+        lines.append(f"  {s['status']:<11} {s['host']}  {s['playbook']}/{s['step']}  "
+                     f"{s['duration_s']:.2f}s{reason}")
+    return "\n".join(lines)
+
+
+def status(rows: Sequence[Mapping[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return "\n".join(json.dumps(r, default=str) for r in rows)
+    if not rows:
+        return "no outcomes recorded yet"
+    lines = []
+    for r in rows:
+        reason = f"  {r['reason']}" if r["reason"] else ""
+        lines.append(f"{r['status']:<11} {r['playbook']}/{r['step']}  {r['host']}  "
+                     f"{when(r['ended_at'])}{reason}")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Safe, bounded YAML loading that remembers where every key came from.
+
+Mappings load as `Node` (a dict with the line of each key), sequences as `Seq` (a list with
+the line of each item). Duplicate keys, alias bombs and oversized documents are input errors,
+never a hang or a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, SequenceNode
+
+from runner.errors import InputError
+
+MAX_BYTES = 4 * 1024 * 1024
+MAX_ALIASES = 200
+MAX_NODES = 200_000
+
+
+class Node(dict[str, Any]):
+    """A YAML mapping with the 1-based line of the mapping and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class Seq(list[Any]):
+    """A YAML sequence with the 1-based line of the sequence and of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+class _Loader(yaml.SafeLoader):
+    def __init__(self, stream: str, file: str) -> None:
+        super().__init__(stream)
+        self.file = file
+        self.aliases = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise InputError.one(
+                    self.file, mark.line + 1, "", f"at most {MAX_ALIASES} YAML aliases",
+                    "more (an alias bomb?)",
+                )
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise InputError.one(self.file, None, "", f"at most {MAX_NODES} YAML nodes", "more")
+        return super().compose_node(parent, index)
+
+    def construct_yaml_map(self, node: MappingNode) -> Any:
+        data = Node()
+        data.line = node.start_mark.line + 1
+        data.key_lines = {}
+        yield data
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                key = str(key)
+            if key in data.key_lines:
+                raise InputError.one(
+                    self.file, line, key, "each key once",
+                    f"a second '{key}' (first on line {data.key_lines[key]})",
+                )
+            data.key_lines[key] = line
+            data[key] = self.construct_object(value_node, deep=True)
+
+    def construct_yaml_seq(self, node: SequenceNode) -> Any:
+        data = Seq()
+        data.line = node.start_mark.line + 1
+        data.item_lines = [child.start_mark.line + 1 for child in node.value]
+        yield data
+        data.extend(self.construct_object(c, deep=True) for c in node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
+
+
+def parse(text: str, file: str) -> Any:
+    """Parse one YAML document; errors name the file and line."""
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise InputError.one(file, None, "", f"a file of at most {MAX_BYTES} bytes", "a larger one")
+    loader = _Loader(text, file)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputError.one(file, line, "", "valid YAML", str(exc.problem or exc)) from None
+    except yaml.YAMLError as exc:
+        raise InputError.one(file, None, "", "valid YAML", str(exc)) from None
+    finally:
+        loader.dispose()
+    if _expanded_size(data, MAX_NODES) > MAX_NODES:
+        raise InputError.one(file, None, "", f"at most {MAX_NODES} values with aliases expanded",
+                             "more (an alias bomb?)")
+    return data
+
+
+def _expanded_size(data: Any, budget: int) -> int:
+    """Count values as a consumer walking the document would see them, stopping past budget."""
+    count = 0
+    stack = [data]
+    while stack and count <= budget:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def read(path: Path) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is an input error."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError.one(str(path), None, "", f"a file of at most {MAX_BYTES} bytes",
+                                 f"{size} bytes")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError.one(str(path), None, "", "an existing file", "none") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError.one(str(path), None, "", "a readable UTF-8 file", str(exc)) from None
+    return parse(text, str(path))
