@@ -24,7 +24,7 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.field}: " if self.field else f"{where}: "
-        text += self.expected
+        text += f"expected {self.expected}"
         if self.found:
             text += f", found {self.found}"
         if self.hint:

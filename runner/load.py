@@ -114,7 +114,7 @@ def load(refs: Sequence[str], modules: Mapping[str, Fields],
         if book is not None:
             books.append(book)
     if loader.problems:
-        raise InputError(loader.problems)
+        raise InputError(sorted(loader.problems, key=lambda p: (p.file, p.line or 0)))
     if len(books) == 1:
         return books[0]
     return Playbook(name="+".join(b.name for b in books), path="", includes=tuple(books))

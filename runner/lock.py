@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from runner.errors import LockBusy
+from runner.store import private_dir
 
 POLL_S = 0.1
 
@@ -20,7 +21,7 @@ POLL_S = 0.1
 class RunLock:
     def __init__(self, folder: Path, key: str) -> None:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(folder)
         self.path = folder / f"{digest}.lock"
         self.key = key
         self._fd: int | None = None

@@ -76,6 +76,10 @@ class Step:
     run_once: bool = False
     ok_codes: frozenset[int] = frozenset({0})
     description: str = ""
+    key_lines: Mapping[str, int] = field(default_factory=dict)  # where each key was written
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
 
 
 @dataclass(frozen=True)

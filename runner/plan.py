@@ -91,7 +91,8 @@ def _graph_problems(graph: Any, nodes: dict[Key, Node]) -> list[Problem]:
     problems = []
     for key, _ in nx.selfloop_edges(graph):
         node = nodes[key]
-        problems.append(Problem(node.book.path, node.step.line, f"{node.step.name}.needs",
+        problems.append(Problem(node.book.path, node.step.line_of("needs"),
+                                f"steps[{node.step.index}].needs",
                                 "steps other than itself", f"'{node.step.name}' needs itself"))
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
@@ -99,7 +100,8 @@ def _graph_problems(graph: Any, nodes: dict[Key, Node]) -> list[Problem]:
         cycle = nx.find_cycle(graph.subgraph(component))
         path = [nodes[a].step.name for a, _ in cycle] + [nodes[cycle[0][0]].step.name]
         first = min((nodes[k] for k in component), key=_order)
-        problems.append(Problem(first.book.path, first.step.line, "needs",
+        problems.append(Problem(first.book.path, first.step.line_of("needs"),
+                                f"steps[{first.step.index}].needs",
                                 "steps without a cycle", "a cycle: " + " -> ".join(path)))
     return problems
 
@@ -110,8 +112,8 @@ def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
         yield "when", step.when, True
     for field, action in (("action", step.action), ("recover", step.recover)):
         if action is not None:
-            name = "run" if action.is_shell and field == "action" else action.module
-            label = field if field == "recover" else (step.kind if action.is_shell else name)
+            label = field if field == "recover" else (step.kind if action.is_shell
+                                                      else action.module)
             for text in strings_in(dict(action.args)):
                 yield label, text, False
     for name, value in step.env.items():
@@ -126,8 +128,10 @@ def _template_problems(books: tuple[Playbook, ...], extra: set[str] | None) -> l
         known = None if extra is None else set(book.vars) | set(book.secrets) | extra
         for step in book.steps:
             for field, text, is_expression in _template_fields(step):
-                for expected, found, name in problems_in(text, known, is_expression):
+                found_problems = problems_in(text, known, is_expression, guard=step.when or "")
+                for expected, found, name in found_problems:
                     hint = did_you_mean(name, known) if name and known else ""
-                    problems.append(Problem(book.path, step.line, f"{step.name}.{field}",
+                    line = step.line_of(field.split(".")[0])
+                    problems.append(Problem(book.path, line, f"steps[{step.index}].{field}",
                                             expected, found, hint))
     return problems

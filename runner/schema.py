@@ -66,13 +66,14 @@ class Collector:
         for key, value in node.items():
             path = f"{where}.{key}" if where else key
             if key not in spec and key not in allowed:
-                self.add(node.line_of(key), path, "a known key", "an unknown key",
+                self.add(node.line_of(key), path, "a known key", f"'{key}'",
                          did_you_mean(key, [*spec, *allowed]))
             elif key in spec and (expected := spec[key].check(value)):
-                self.add(node.line_of(key), path, f"expected {expected}", describe(value))
+                self.add(node.line_of(key), path, expected, describe(value))
         for key, field in spec.items():
             if field.required and key not in node:
-                self.add(node.line, f"{where}.{key}" if where else key, f"a '{key}'", "none")
+                self.add(node.line, f"{where}.{key}" if where else key,
+                         "a value (it is required)", "none")
 
 
 def build_playbook(data: Any, file: str, stem: str, modules: Mapping[str, Fields],
@@ -172,7 +173,7 @@ def _step(col: Collector, node: Node, index: int, where: str,
         cwd=node.get("cwd"), no_log=node.get("no_log", False), local=node.get("local", False),
         run_once=node.get("run_once", False),
         ok_codes=frozenset(as_list(node.get("ok_codes", 0))),
-        description=node.get("description") or "",
+        description=node.get("description") or "", key_lines=dict(node.key_lines),
     )
 
 

@@ -183,7 +183,7 @@ class SQLiteStore:
         rows = self._db.execute(
             "SELECT s.* FROM step_outcomes s JOIN (SELECT MAX(id) AS id FROM step_outcomes "  # noqa: S608
             f"GROUP BY playbook, host, step) m ON s.id = m.id {where} "
-            "ORDER BY s.playbook, s.host, s.id", (playbook,) if playbook else ())
+            "ORDER BY s.playbook, s.host, s.started_at, s.id", (playbook,) if playbook else ())
         return [_step_row(r) for r in rows]
 
     def step_history(self, playbook: str, host: str, step: str,
@@ -212,9 +212,16 @@ def _step_row(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
+def private_dir(folder: Path) -> None:
+    """Create folder and any missing parents as 0700; existing folders are left as they are."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def _private_file(path: Path) -> None:
     """Create the folder 0700 and the file 0600 before SQLite opens it (WAL files follow)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
 

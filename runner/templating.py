@@ -103,9 +103,13 @@ def strings_in(value: Any) -> Iterable[str]:
             yield from strings_in(item)
 
 
-def problems_in(source: str, known: Iterable[str] | None,
-                is_expression: bool = False) -> list[tuple[str, str, str]]:
-    """(expected, found, undefined name) for each syntax error or name used but never defined."""
+def problems_in(source: str, known: Iterable[str] | None, is_expression: bool = False,
+                guard: str = "") -> list[tuple[str, str, str]]:
+    """(expected, found, undefined name) for each syntax error or name used but never defined.
+
+    A name tested with `is defined` or given a `default` (here or in guard, the step's `when`)
+    may be undefined.
+    """
     code = "{{ " + source + " }}" if is_expression else source
     try:
         ast = environment().parse(code)
@@ -117,5 +121,6 @@ def problems_in(source: str, known: Iterable[str] | None,
     return [
         ("a defined variable", f"'{name}'", name)
         for name in sorted(meta.find_undeclared_variables(ast))
-        if name not in known_names and not re.search(_GUARDED.format(name=re.escape(name)), code)
+        if name not in known_names
+        and not re.search(_GUARDED.format(name=re.escape(name)), f"{code}\n{guard}")
     ]

@@ -101,7 +101,8 @@ def parse(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise InputError.one(file, line, "", "valid YAML", str(exc.problem or exc)) from None
+        found = str(exc.problem or exc).removeprefix("found ")
+        raise InputError.one(file, line, "", "valid YAML", found) from None
     except yaml.YAMLError as exc:
         raise InputError.one(file, None, "", "valid YAML", str(exc)) from None
     finally:

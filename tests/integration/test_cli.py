@@ -1,0 +1,217 @@
+"""The urs command as users type it: every command, exit codes, the store, locks, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.helpers import ROOT, urs, write
+
+PASSING = """
+steps:
+  - {name: a, run: "echo alpha"}
+  - {name: b, needs: a, check: "true"}
+"""
+
+
+def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(store) as db:
+        return db.execute(sql).fetchall()
+
+
+def _wait_for(predicate: object, deadline_s: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached before the deadline")
+
+
+def test_run_prints_a_line_per_step_and_a_recap(tmp_path: Path, store: Path) -> None:
+    out = urs("run", str(write(tmp_path, PASSING)))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "urs run book: 2 steps on localhost"
+    assert any(line.split()[:3] == ["ok", "localhost", "a"] for line in lines)
+    assert "RECAP" in lines
+    assert "ok=2 changed=0 recovered=0 failed=0 skipped=0 unreachable=0" in out.stdout
+    assert "\x1b[" not in out.stdout  # no colours when not on a terminal
+
+
+def test_json_lines_have_an_event_field_and_step_fields(tmp_path: Path, store: Path) -> None:
+    out = urs("run", str(write(tmp_path, PASSING)), "--json")
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert next(e["event"] for e in events) == "run_started"
+    assert events[-1]["event"] == "run_finished" and events[-1]["exit_code"] == 0
+    step = next(e for e in events if e["event"] == "step_finished" and e["step"] == "a")
+    for key in ("playbook", "host", "step", "status", "rc", "attempts", "duration_s", "reason",
+                "stdout", "stderr"):
+        assert key in step
+    assert step["stdout"] == "alpha\n" and step["status"] == "ok" and step["rc"] == 0
+
+
+def test_exit_codes(tmp_path: Path, store: Path) -> None:
+    failing = write(tmp_path, "steps: [{name: bad, run: 'exit 1'}]", "failing.yml")
+    assert urs("run", str(failing)).returncode == 1
+    assert urs("run", str(tmp_path / "missing.yml")).returncode == 2
+    assert urs("run").returncode == 2  # usage
+    assert urs("run", str(failing), "--forks", "0").returncode == 2
+
+
+def test_extra_vars_forms_and_precedence(tmp_path: Path, store: Path) -> None:
+    book = write(tmp_path, """
+vars: {who: playbook, n: 1}
+steps: [{name: say, run: "echo {{ who }} {{ n }} {{ extra }}"}]
+""")
+    write(tmp_path, "extra: from-file\nn: 5\n", "vars.yml")
+    out = urs("run", str(book), "--json", "-e", "who=cli", "-e", f"@{tmp_path / 'vars.yml'}",
+              "-e", '{"n": 7}')
+    step = next(json.loads(x) for x in out.stdout.splitlines() if '"step_finished"' in x)
+    assert step["stdout"] == "cli 7 from-file\n"
+    bad = urs("run", str(book), "-e", "no-equals-sign")
+    assert bad.returncode == 2 and "error: -e: expected key=value" in bad.stderr
+
+
+def test_check_graph_and_list(tmp_path: Path) -> None:
+    book = write(tmp_path, PASSING)
+    assert urs("check", str(book)).stdout == "ok: book: 2 steps, 1 host\n"
+    assert urs("graph", str(book)).stdout == "book: 2 steps\n  a [run]\n  b [check] <- a\n"
+    dot = urs("graph", str(book), "--format", "dot").stdout
+    assert '"a" -> "b";' in dot and dot.startswith('digraph "book"')
+    mermaid = urs("graph", str(book), "--format", "mermaid").stdout
+    assert mermaid.splitlines()[0] == "flowchart LR" and "s0 --> s1" in mermaid
+    (tmp_path / "playbooks").mkdir()
+    write(tmp_path / "playbooks", "description: mine\nsteps: [{name: x, run: 'true'}]", "own.yml")
+    listed = urs("list", cwd=tmp_path).stdout
+    assert "own            project   mine" in listed
+    assert "health-system" in listed and "built-in" in listed
+
+
+def test_history_and_status_read_the_store(tmp_path: Path, store: Path) -> None:
+    book = write(tmp_path, "steps: [{name: one, run: 'true'}, {name: two, run: 'exit 2'}]")
+    urs("run", str(book))
+    urs("run", str(book))
+    hist = urs("history").stdout.splitlines()
+    assert hist[0].split()[:2] == ["run", "started"] and len(hist) == 3
+    assert all("failed" in line for line in hist[1:])
+    runs = [json.loads(x) for x in urs("history", "--json").stdout.splitlines()]
+    assert len(runs) == 2 and runs[0]["exit_code"] == 1
+    detail = urs("history", runs[0]["id"][:8]).stdout
+    assert "book/two" in detail and "exit code 2" in detail
+    status = urs("status").stdout.splitlines()
+    assert len(status) == 2  # latest outcome per playbook, host and step
+    assert status[0].startswith("ok          book/one  localhost")
+    assert status[1].startswith("failed      book/two  localhost")
+
+
+def test_store_and_folder_are_private(tmp_path: Path, store: Path) -> None:
+    urs("run", str(write(tmp_path, PASSING)))
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
+    for extra in store.parent.glob("outcomes.db-*"):
+        assert stat.S_IMODE(extra.stat().st_mode) == 0o600
+
+
+def test_store_flag_and_env_choose_the_file(tmp_path: Path, store: Path) -> None:
+    other = tmp_path / "elsewhere.db"
+    urs("run", str(write(tmp_path, PASSING)), "--store", str(other))
+    assert _rows(other, "SELECT COUNT(*) FROM runs") == [(1,)]
+    assert not store.exists()
+
+
+def test_concurrent_runs_write_one_store_without_losing_rows(tmp_path: Path, store: Path) -> None:
+    procs = []
+    for i in range(8):
+        steps = "\n".join(f"  - {{name: s{j}, run: 'true'}}" for j in range(10))
+        book = write(tmp_path, f"steps:\n{steps}\n", f"book{i}.yml")
+        procs.append(subprocess.Popen([sys.executable, "-m", "runner", "run", str(book)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    assert _rows(store, "SELECT COUNT(*) FROM runs WHERE status = 'ok'") == [(8,)]
+    assert _rows(store, "SELECT COUNT(*) FROM step_outcomes") == [(80,)]
+    assert _rows(store, "PRAGMA integrity_check") == [("ok",)]
+
+
+def _start(args: list[str], **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "runner", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)  # type: ignore[call-overload]
+
+
+def test_overlapping_run_is_skipped_or_waits(tmp_path: Path, store: Path) -> None:
+    started = tmp_path / "started"
+    book = write(tmp_path, f"steps: [{{name: slow, run: 'touch {started}; sleep 2'}}]")
+    first = _start(["run", str(book)])
+    _wait_for(started.exists)
+    second = urs("run", str(book))
+    assert second.returncode == 3
+    assert second.stderr.startswith("skipped: another run of")
+    waited = urs("run", str(book), "--wait", "60")
+    assert waited.returncode == 0
+    assert first.wait(timeout=60) == 0
+
+
+def test_ctrl_c_kills_steps_records_interrupted_and_exits_130(tmp_path: Path, store: Path) -> None:
+    pidfile = tmp_path / "pid"
+    book = write(tmp_path, f"""
+steps:
+  - {{name: long, run: "echo $$ > {pidfile}; sleep 300"}}
+  - {{name: later, needs: long, run: "true"}}
+""")
+    proc = _start(["run", str(book)])
+    _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    child = int(pidfile.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    _wait_for(lambda: not Path(f"/proc/{child}").exists()
+              or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z")
+    assert _rows(store, "SELECT status, exit_code FROM runs") == [("interrupted", 130)]
+    steps = dict(_rows(store, "SELECT step, reason FROM step_outcomes"))
+    assert steps["later"] == "interrupted"
+
+
+def test_a_killed_run_is_marked_aborted_when_the_store_is_next_opened(
+        tmp_path: Path, store: Path) -> None:
+    started = tmp_path / "started"
+    book = write(tmp_path, f"steps: [{{name: long, run: 'touch {started}; sleep 300'}}]")
+    proc = _start(["run", str(book)], start_new_session=True)
+    _wait_for(started.exists)
+    assert _rows(store, "SELECT status FROM runs") == [("running",)]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert "aborted" in urs("history").stdout
+    assert _rows(store, "SELECT status FROM runs") == [("aborted",)]
+
+
+def test_startup_does_not_import_ssh_libraries(tmp_path: Path, store: Path) -> None:
+    book = write(tmp_path, PASSING)
+    code = (
+        "import sys\n"
+        "from runner.cli import cli\n"
+        f"for args in (['--help'], ['run', {str(book)!r}]):\n"
+        "    try:\n"
+        "        cli(args, prog_name='urs')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+XX
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=False)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_help_for_every_command() -> None:
+    for command in ("run", "check", "graph", "list", "history", "status"):
+        out = urs(command, "--help")
+        assert out.returncode == 0 and "Usage: urs " + command in out.stdout
+    top = urs("--help").stdout
+    assert "Exit codes: 0 all passed" in top
