@@ -201,7 +201,8 @@ def test_startup_does_not_import_ssh_libraries(tmp_path: Path, store: Path) -> N
         "        cli(args, prog_name='urs')\n"
         "    except SystemExit:\n"
         "        pass\n"
-XX
+        "heavy = sorted(m for m in sys.modules\n"
+        "               if m.split('.')[0] in ('fabric', 'paramiko', 'invoke'))\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
