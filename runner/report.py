@@ -71,9 +71,14 @@ class ConsoleReporter:
         if r.reason:
             line += f"  {r.reason}"
         self._say(line)
-        if r.status is Status.FAILED or self.verbose:
-            for text in _tail(r.stderr or (r.stdout if r.status is Status.FAILED else "")):
-                self._say(f"      | {text}")
+        if self.verbose:
+            shown = [*_tail(r.stdout), *_tail(r.stderr)]
+        elif r.status is Status.FAILED:
+            shown = _tail(r.stderr or r.stdout)
+        else:
+            shown = []
+        for text in shown:
+            self._say(f"      | {text}")
 
     def _recap(self, hosts: tuple[HostResult, ...], status: str, code: int, took: float,
                run_id: str) -> None:

@@ -48,9 +48,9 @@ class Connector:
     def __call__(self, host: Host) -> Connection:
         if host.is_local:
             return LocalConnection(host.name)
-        from runner import ssh
+        from runner.ssh import connect
 
-        return ssh.connect(host, known_hosts=self.options.known_hosts,
+        return connect(host, known_hosts=self.options.known_hosts,
                            policy=self.options.host_key_policy)
 
 

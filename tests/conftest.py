@@ -11,3 +11,13 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "state" / "outcomes.db"
     monkeypatch.setenv("URS_STORE", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Real sshd hosts on 127.0.0.2, .3, ...: call fleet.start(n) for more."""
+    from tests.sshd import Fleet
+
+    hosts = Fleet(tmp_path_factory.mktemp("fleet"))
+    yield hosts
+    hosts.stop()
