@@ -242,6 +242,7 @@ def wrap(command: str, env: Mapping[str, str] | None, cwd: str | None,
     parts = ["printf 'URS:%s\\n' \"$$\";"]
     if cwd:
         parts.append(f"cd {shlex.quote(cwd)} &&")
+    parts.append("exec")  # the step's shell replaces the login shell: one process less
     if become is not None:
         parts.append(f"sudo -n -H -u {shlex.quote(become.user)} --")
     if env:

@@ -62,8 +62,8 @@ def run_book(path: Path, *, connect: Callable[[Host], Connection] | None = None,
              inventory: Inventory | None = None, extra: Mapping[str, Any] | None = None,
              check_mode: bool = False, tags: frozenset[str] = frozenset(),
              skip_tags: frozenset[str] = frozenset(), observers: list[Any] | None = None,
-             redactor: Redactor | None = None) -> Outcome:
-    modules = registry()
+             redactor: Redactor | None = None, modules: dict[str, Any] | None = None) -> Outcome:
+    modules = {**registry(), **(modules or {})}
     book = load.load([str(path)], {k: m.fields for k, m in modules.items()}, dirs=[path.parent])
     inv = inventory or implicit()
     the_plan = plan.build(book, set(extra or {}) | {k for h in inv.hosts.values() for k in h.vars})

@@ -1,0 +1,171 @@
+"""Benchmark: urs against ansible-playbook, pyinfra and a hand-written paramiko loop.
+
+Run by hand (not in CI):  python -m pip install -e '.[bench]' && python bench/run.py
+Cases: 20 steps on localhost; 20 steps on one SSH host; 10 steps on each of 20 SSH hosts.
+Every tool runs at its fastest settings (Ansible: forks >= hosts, pipelining,
+ControlPersist, no fact gathering, free strategy). Prints each tool's median wall time and
+the ratios against urs. The sshd hosts are real, on 127.0.0.2+ (see tests/sshd.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.sshd import Fleet, SSHHost  # noqa: E402
+
+COMMAND = "echo step-{i} > /dev/null"
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    took = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return took
+
+
+class Case:
+    def __init__(self, name: str, hosts: list[SSHHost] | None, steps: int, work: Path,
+                 fleet: Fleet | None) -> None:
+        self.name, self.hosts, self.steps, self.work, self.fleet = name, hosts, steps, work, fleet
+        work.mkdir(parents=True, exist_ok=True)
+
+    # ---- urs
+    def urs(self) -> Callable[[], float]:
+        steps = "\n".join(f"  - {{name: s{i}, run: '{COMMAND.format(i=i)}'}}"
+                          for i in range(self.steps))
+        book = self.work / "book.yml"
+        book.write_text(f"hosts: all\nconcurrency: 1\nsteps:\n{steps}\n")
+        argv = [sys.executable, "-m", "runner", "run", str(book), "--store",
+                str(self.work / "urs.db"), "--forks", "50"]
+        if self.hosts:
+            inv = self.fleet.inventory(self.work / "urs.ini", self.hosts)  # type: ignore[union-attr]
+            argv += ["-i", str(inv), "--known-hosts", str(self.fleet.known_hosts)]  # type: ignore[union-attr]
+        return lambda: timed(argv)
+
+    # ---- ansible
+    def ansible(self) -> Callable[[], float]:
+        tasks = "\n".join(f"    - shell: '{COMMAND.format(i=i)}'" for i in range(self.steps))
+        play = self.work / "play.yml"
+        target = "fleet" if self.hosts else "localhost"
+        play.write_text(f"- hosts: {target}\n  gather_facts: false\n  strategy: free\n"
+                        f"  tasks:\n{tasks}\n")
+        cfg = self.work / "ansible.cfg"
+        cp_dir = tempfile.mkdtemp(prefix="cp")
+        known = self.fleet.known_hosts if self.fleet else "/dev/null"
+        cfg.write_text(textwrap.dedent(f"""\
+            [defaults]
+            forks = 50
+            host_key_checking = False
+            interpreter_python = /usr/bin/python3
+            [ssh_connection]
+            pipelining = True
+            ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile={known}
+            control_path_dir = {cp_dir}
+            """))
+        argv = ["ansible-playbook", str(play)]
+        if self.hosts:
+            inv = self.fleet.inventory(self.work / "ansible.ini", self.hosts)  # type: ignore[union-attr]
+            argv += ["-i", str(inv)]
+        else:
+            argv += ["-i", "localhost,", "-c", "local"]
+        env = {**os.environ, "ANSIBLE_CONFIG": str(cfg)}
+        return lambda: timed(argv, env=env)
+
+    # ---- pyinfra
+    def pyinfra(self) -> Callable[[], float]:
+        deploy = self.work / "deploy.py"
+        ops = "\n".join(f"server.shell(name='s{i}', commands=['{COMMAND.format(i=i)}'])"
+                        for i in range(self.steps))
+        deploy.write_text(f"from pyinfra.operations import server\n{ops}\n")
+        if self.hosts:
+            inv = self.work / "inventory.py"
+            entries = ", ".join(
+                f"('{h.address}', {{'ssh_port': {h.port}, 'ssh_user': 'root', "
+                f"'ssh_key': '{self.fleet.client_key}', "  # type: ignore[union-attr]
+                f"'ssh_known_hosts_file': '{self.fleet.known_hosts}'}})"  # type: ignore[union-attr]
+                for h in self.hosts)
+            inv.write_text(f"hosts = [{entries}]\n")
+            argv = ["pyinfra", str(inv), str(deploy), "-y", "--parallel", "50"]
+        else:
+            argv = ["pyinfra", "@local", str(deploy), "-y"]
+        return lambda: timed(argv, cwd=self.work)
+
+    # ---- hand-written paramiko loop: one connection per host, in parallel threads
+    def paramiko(self) -> Callable[[], float]:
+        if not self.hosts:
+            script = "\n".join(COMMAND.format(i=i) for i in range(self.steps))
+            code = ("import subprocess\n"
+                    f"for c in {script.splitlines()!r}:\n"
+                    "    subprocess.run(['/bin/sh', '-c', c], check=True)\n")
+            return lambda: timed([sys.executable, "-c", code])
+        hosts = [(h.address, h.port) for h in self.hosts]
+        code = textwrap.dedent(f"""\
+            import socket, threading, paramiko
+            def one(address, port):
+                sock = socket.create_connection((address, port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                client = paramiko.SSHClient()
+                client.load_host_keys({str(self.fleet.known_hosts)!r})
+                client.connect(address, port, username='root', sock=sock,
+                               key_filename={str(self.fleet.client_key)!r}, look_for_keys=False)
+                for i in range({self.steps}):
+                    _, out, _ = client.exec_command({COMMAND!r}.format(i=i))
+                    assert out.channel.recv_exit_status() == 0
+                client.close()
+            threads = [threading.Thread(target=one, args=h) for h in {hosts!r}]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            """)
+        return lambda: timed([sys.executable, "-c", code])
+
+
+def median(run: Callable[[], float], repeat: int) -> float:
+    run()  # warm-up: caches, ControlPersist masters
+    return statistics.median(run() for _ in range(repeat))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--tools", default="urs,paramiko,pyinfra,ansible")
+    args = parser.parse_args()
+    tools = args.tools.split(",")
+    # users' installs have bytecode: compile ours too, and let every tool write its caches
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "runner")], check=True)
+    work = Path(tempfile.mkdtemp(prefix="urs-bench-"))
+    fleet = Fleet(work / "fleet")
+    try:
+        fleet.start(args.hosts)
+        cases = [
+            Case("20 steps, localhost", None, 20, work / "local", None),
+            Case("20 steps, 1 SSH host", fleet.hosts[:1], 20, work / "one", fleet),
+            Case(f"10 steps x {args.hosts} SSH hosts", fleet.hosts, 10, work / "many", fleet),
+        ]
+        print(f"{'case':<28}" + "".join(f"{t:>11}" for t in tools) + "   ratios (tool / urs)")
+        for case in cases:
+            times = {t: median(getattr(case, t)(), args.repeat) for t in tools}
+            ratios = "  ".join(f"{t} {times[t] / times['urs']:.1f}x" for t in tools if t != "urs")
+            print(f"{case.name:<28}" + "".join(f"{times[t]:>10.2f}s" for t in tools)
+                  + f"   {ratios}", flush=True)
+    finally:
+        fleet.stop()
+
+
+if __name__ == "__main__":
+    main()

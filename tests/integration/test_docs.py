@@ -1,0 +1,102 @@
+"""Every command shown in README.md and docs/ runs, with the exit code the text gives it
+(`# exit N` after a command; 0 when not said), in a fresh project folder holding the
+playbooks the text defines. Every built-in playbook runs; the module in docs/extending.md works."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, run_book, urs, write
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
+
+
+def blocks(path: Path, kind: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(path.read_text()) if lang == kind]
+
+
+def commands(path: Path) -> list[tuple[list[str], int]]:
+    found = []
+    for body in blocks(path, "sh"):
+        for line in body.splitlines():
+            text, _, note = line.partition(" # exit ")
+            if text.startswith("urs "):
+                found.append((shlex.split(text)[1:], int(note) if note else 0))
+    for body in blocks(path, "crontab"):
+        for line in body.splitlines():
+            text = re.split(r"\s+(?:>>|>|\|)", " ".join(line.split()[5:]))[0]
+            found.append((shlex.split(text)[1:], 0))
+    return found
+
+
+def test_docs_show_commands() -> None:
+    assert sum(len(commands(p)) for p in DOCS) > 30
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "inventory", project / "inventory")
+    (project / "playbooks").mkdir()
+    for body in blocks(path, "yaml"):
+        name = re.match(r"name: ([\w-]+)\n", body)
+        if name and "steps:" in body:
+            write(project / "playbooks", body, f"{name.group(1)}.yml")
+    env = {"URS_STORE": str(tmp_path / "store.db"), "HOME": str(tmp_path)}
+    for args, code in commands(path):
+        out = urs(*args, cwd=project, env=env)
+        assert "Traceback" not in out.stderr, (args, out.stderr)
+        assert out.returncode == code, (args, out.stdout, out.stderr)
+
+
+BUILTIN = sorted((ROOT / "playbooks").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", BUILTIN, ids=[p.stem for p in BUILTIN])
+def test_builtin_playbooks_check_and_run_on_a_fresh_machine(path: Path, tmp_path: Path) -> None:
+    assert urs("check", path.stem).returncode == 0
+    out = urs("run", path.stem, "--json", env={"URS_STORE": str(tmp_path / "s.db")})
+    assert out.returncode == 0, out.stdout
+    assert '"event": "run_finished"' in out.stdout
+
+
+def test_health_system_reports_each_check(tmp_path: Path) -> None:
+    import json
+
+    out = urs("run", "health-system", "--json", "-e", 'ports="1"',
+              "-e", "http_url=http://127.0.0.1:1/", env={"URS_STORE": str(tmp_path / "s.db")})
+    steps = {e["step"]: e for e in map(json.loads, out.stdout.splitlines())
+             if e["event"] == "step_finished"}
+    assert out.returncode == 1
+    assert steps["disk-space"]["status"] == "ok" and "% used" in steps["disk-space"]["stdout"]
+    assert steps["memory"]["status"] == "ok" and "MB available" in steps["memory"]["stdout"]
+    assert steps["load"]["status"] == "ok" and "load" in steps["load"]["stdout"]
+    assert steps["ports"]["status"] == "failed" and steps["ports"]["reason"].endswith("closed: 1")
+    assert steps["http-endpoint"]["status"] == "failed"
+    tight = urs("run", "health-system", "--json", "-e", "max_disk_percent=0", "--tags", "disk",
+                env={"URS_STORE": str(tmp_path / "s.db")})
+    assert tight.returncode == 1 and "over 0% full" in tight.stdout
+
+
+def test_the_module_in_extending_md_works(tmp_path: Path) -> None:
+    (source,) = blocks(ROOT / "docs" / "extending.md", "python")
+    namespace: dict[str, object] = {}
+    exec(compile(source, "extending.md", "exec"), namespace)  # noqa: S102 - our own docs
+    marker_module = namespace["Marker"]()  # type: ignore[operator]
+    marker = tmp_path / "marker"
+    book = write(tmp_path, f"""
+steps:
+  - {{name: probe, check: {{marker: {{path: {marker}}}}}, ignore_errors: true}}
+  - {{name: make, needs: probe, marker: {{path: {marker}}}}}
+  - {{name: again, needs: make, marker: {{path: {marker}}}}}
+""")
+    out = run_book(book, modules={"marker": marker_module})
+    assert out.status("probe") == "failed" and out.steps["probe"].reason == "no marker"
+    assert out.status("make") == "changed" and marker.exists()
+    assert out.status("again") == "ok"
