@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True,
+          "false": False, "no": False, "off": False, "0": False}
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -90,6 +92,21 @@ class Field:
         if self.choices and value not in self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         return self._check_range(value)
+
+    def coerce(self, value: Any) -> Any:
+        """A rendered template's text as the kind this field takes (`-e` values are text)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if self.kind == "bool" and text.lower() in _BOOLS:
+            return _BOOLS[text.lower()]
+        if self.kind in {"int", "number"}:
+            try:
+                number = float(text)
+            except ValueError:
+                return value
+            return int(number) if self.kind == "int" and number.is_integer() else number
+        return value
 
     def _check_range(self, value: object) -> str | None:
         number = parse_duration(value) if self.kind == "duration" else value

@@ -169,10 +169,14 @@ def _books_for(ctx: RunContext) -> list[tuple[Playbook, tuple[Host, ...]]]:
 
 def build_context(ctx: RunContext, host: Host, book: Playbook,
                   steps: Mapping[str, Any]) -> dict[str, Any]:
-    """Inventory vars < playbook vars < secrets < -e, with Ansible's magic variables."""
+    """Playbook defaults < inventory vars < playbook vars < secrets < -e, with Ansible's
+    magic variables."""
     inv = ctx.inventory
-    context: dict[str, Any] = {
-        **host.vars, "env": dict(os.environ), "steps": steps,
+    context: dict[str, Any] = {"env": dict(os.environ)}
+    for name, value in book.defaults.items():
+        context[name] = render(value, context)
+    context |= {
+        **host.vars, "steps": steps,
         "inventory_hostname": host.name, "inventory_hostname_short": host.name.split(".")[0],
         "group_names": sorted(host.groups), "playbook_name": book.name,
         "groups": {g: inv.group_members(g) for g in inv.groups},

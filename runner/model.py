@@ -89,6 +89,7 @@ class Playbook:
     description: str = ""
     hosts: str = "all"
     vars: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, Any] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
     includes: tuple[Playbook, ...] = ()

@@ -125,7 +125,7 @@ def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
 def _template_problems(books: tuple[Playbook, ...], extra: set[str] | None) -> list[Problem]:
     problems = []
     for book in books:
-        known = None if extra is None else set(book.vars) | set(book.secrets) | extra
+        known = None if extra is None else {*book.vars, *book.defaults, *book.secrets, *extra}
         for step in book.steps:
             for field, text, is_expression in _template_fields(step):
                 found_problems = problems_in(text, known, is_expression, guard=step.when or "")

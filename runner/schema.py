@@ -15,6 +15,7 @@ PLAYBOOK_FIELDS: Fields = {
     "name": Field("str", "the playbook's name (default: the file's stem)"),
     "description": Field("str", "one line shown by `urs list`"),
     "hosts": Field("str", "an inventory host pattern (default: all)", default="all"),
+    "defaults": Field("mapping", "variables with the lowest precedence: inventory vars win"),
     "vars": Field("mapping", "variables for every step's templates"),
     "secrets": Field("mapping", "variables whose values are masked in all output"),
     "steps": Field("list", "the steps"),
@@ -95,6 +96,7 @@ def build_playbook(data: Any, file: str, stem: str, modules: Mapping[str, Fields
     book = Playbook(
         name=str(data.get("name") or stem), path=file, description=data.get("description") or "",
         hosts=data.get("hosts") or "all", vars=dict(data.get("vars") or {}),
+        defaults=dict(data.get("defaults") or {}),
         secrets=dict(data.get("secrets") or {}), steps=tuple(steps), includes=tuple(includes),
         concurrency=data.get("concurrency") or 4, serial=data.get("serial"),
         max_fail_percentage=data.get("max_fail_percentage"),

@@ -145,6 +145,7 @@ def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
     if action.is_shell:
         return _shell(call, text(args["cmd"]), env, cwd)
     module = call.modules[action.module]
+    args = {k: module.fields[k].coerce(v) if k in module.fields else v for k, v in args.items()}
     problem = _arg_problem(module, args)
     if problem:
         return ActionResult(False, reason=f"{action.module}: {problem}")

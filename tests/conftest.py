@@ -21,3 +21,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     hosts = Fleet(tmp_path_factory.mktemp("fleet"))
     yield hosts
     hosts.stop()
+
+
+@pytest.fixture
+def pm2(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Real PM2 with PM2_HOME in a temporary folder; killed at the end of the test."""
+    from tests.pm2env import PM2Env
+
+    env = PM2Env(tmp_path / "pm2")
+    yield env
+    env.stop()

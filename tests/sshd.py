@@ -91,14 +91,15 @@ class Fleet:
         self.hosts: list[SSHHost] = []
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation folder
 
-    def start(self, count: int) -> list[SSHHost]:
-        started = [self._start_one(len(self.hosts)) for _ in range(count)]
+    def start(self, count: int, env: dict[str, str] | None = None) -> list[SSHHost]:
+        """Start count more hosts; env is added to their sessions' environment (SetEnv)."""
+        started = [self._start_one(len(self.hosts), env or {}) for _ in range(count)]
         self.known_hosts.write_text("".join(h.known_hosts_line() + "\n" for h in self.hosts))
         for host in started:
             _wait_ready(host)
         return started
 
-    def _start_one(self, index: int) -> SSHHost:
+    def _start_one(self, index: int, env: dict[str, str]) -> SSHHost:
         address = f"127.0.0.{2 + index}"
         folder = self.folder / f"host{index}"
         (folder / "home").mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ class Fleet:
         (folder / "authorized_keys").write_text(self.authorized + "\n")
         host = SSHHost(f"node{index + 1}", address, free_port(address), folder, _key_part(host_key))
         config = folder / "sshd_config"
-        config.write_text(_config(host))
+        config.write_text(_config(host, env))
         log = (folder / "sshd.log").open("wb")
         host.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -133,8 +134,9 @@ def _key_part(pub: str) -> str:
     return f"{kind} {data}"
 
 
-def _config(host: SSHHost) -> str:
+def _config(host: SSHHost, env: dict[str, str]) -> str:
     f = host.folder
+    extra = "".join(f" {k}={v}" for k, v in env.items())
     return "\n".join([
         f"ListenAddress {host.address}:{host.port}",
         f"HostKey {f / 'host_key'}",
@@ -149,7 +151,7 @@ def _config(host: SSHHost) -> str:
         "MaxSessions 100",
         "MaxStartups 200",
         "LogLevel ERROR",
-        f"SetEnv HOME={host.home} URS_TEST_HOST={host.name} BASH_ENV= ENV=",
+        f"SetEnv HOME={host.home} URS_TEST_HOST={host.name} BASH_ENV= ENV={extra}",
         "",
     ])
 

@@ -67,7 +67,7 @@ class Module(Protocol):
 
 def registry() -> dict[str, Module]:
     """Every built-in module by name. Module files import nothing heavy at top level."""
-    from runner.modules import file, http, tcp
+    from runner.modules import file, http, pm2, tcp
 
-    modules: list[Module] = [http.HTTP(), tcp.TCP(), file.File()]
+    modules: list[Module] = [http.HTTP(), tcp.TCP(), file.File(), pm2.PM2()]
     return {m.name: m for m in modules}

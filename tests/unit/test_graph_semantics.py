@@ -216,3 +216,15 @@ def test_combined_playbooks_run_as_one_graph(tmp_path: Path) -> None:
                for e in out.events.events if hasattr(e, "result") and hasattr(e.result, "step")}
     assert results == {("one", "a"): Status.OK, ("two", "a"): Status.FAILED,
                        ("two", "b"): Status.SKIPPED}
+
+
+def test_module_arguments_from_text_are_typed(tmp_path: Path) -> None:
+    book = write(tmp_path, """
+steps:
+  - name: port
+    tcp: {port: "{{ port }}", state: closed}
+""")
+    out = run_book(book, extra={"port": "1"})
+    assert out.status("port") == "ok", out.steps["port"].reason
+    bad = run_book(book, extra={"port": "eighty"})
+    assert bad.steps["port"].reason == "tcp: port: expected a whole number, found 'eighty'"

@@ -1,0 +1,138 @@
+"""Bringing PM2 back, each step only when needed and verified afterwards:
+
+1. apps errored, stopped or stuck: restart only those (never `pm2 start ecosystem` over
+   registered apps, which restarts healthy ones too), at most `max_restart_attempts` times,
+   with a doubling delay, each attempt verified by the app staying online for `settle`;
+2. daemon dead: `pm2 resurrect`, only from a dump that exists, parses and is not empty;
+   else start the primary ecosystem file; else the fallback; the apps must end online;
+3. `saved`: keep the previous dump as dump.pm2.urs.bak, then `pm2 save`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import Any
+
+from runner.fields import parse_duration
+from runner.modules import ActionResult
+from runner.modules.pm2 import PM2Host, check_online, check_saved, wanted
+from runner.modules.pm2state import State, dump_names
+
+VERIFY_S = 30.0
+
+
+def apply(host: PM2Host, state: State) -> ActionResult:
+    kind = host.call.args.get("state") or "online"
+    if kind == "saved":
+        return save(host, state)
+    revived = revive(host, state)
+    if kind == "alive" or not revived.ok:
+        return revived
+    return restart_down(host, host.state(), revived)
+
+
+def _verify_timeout(host: PM2Host) -> float:
+    return VERIFY_S + 3 * host.settle
+
+
+def revive(host: PM2Host, state: State) -> ActionResult:
+    """The daemon alive: resurrect from a usable dump, else the ecosystem files."""
+    if state.alive:
+        return ActionResult(True, stdout=f"PM2 daemon alive (pid {state.daemon_pid})")
+    if not state.installed:
+        return ActionResult(False, reason="pm2 is not installed (not found on PATH)")
+    tried: list[str] = []
+    dump = f"{shlex.quote(state.home)}/dump.pm2"
+    names = dump_names(host.read(dump) or "")
+    if names:
+        started = host.pm2("resurrect")
+        if started.ok:
+            return _verified(host, names, "dump", f"resurrected {len(names)} apps from {dump}")
+        tried.append(f"pm2 resurrect failed: {started.reason}")
+    else:
+        tried.append(f"{state.home}/dump.pm2 is missing, unreadable or empty")
+    for key in ("ecosystem", "fallback_ecosystem"):
+        result = _start_file(host, key, tried)
+        if result is not None:
+            return result
+    return ActionResult(False, reason="cannot revive the PM2 daemon: " + "; ".join(tried))
+
+
+def _start_file(host: PM2Host, key: str, tried: list[str]) -> ActionResult | None:
+    path = host.call.args.get(key)
+    if not path:
+        return None
+    if not host.exists(str(path)):
+        tried.append(f"{key} {path} is missing")
+        return None
+    started = host.pm2("start", str(path))
+    if not started.ok:
+        tried.append(f"pm2 start {path} failed: {started.reason}")
+        return None
+    state = host.state()
+    return _verified(host, [a.name for a in state.apps], key, f"started {path}")
+
+
+def _verified(host: PM2Host, names: list[str], source: str, text: str) -> ActionResult:
+    ok, state = host.stable(names, _verify_timeout(host))
+    fields = {"source": source, "apps": [a.summary() for a in state.apps]}
+    if ok:
+        return ActionResult(True, stdout=text, changed=True, fields=fields)
+    down = [f"{n} {a.status if a else 'missing'}" for n in names
+            if not (a := state.app(n)) or not a.online]
+    return ActionResult(False, stdout=text, changed=True, fields=fields,
+                        reason=f"{text}, but not every app stayed online: {', '.join(down)}")
+
+
+def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionResult:
+    """Restart the wanted apps that are down; leave the healthy ones alone."""
+    names = wanted(host.call, state)
+    targets = [a for a in state.apps if a.name in names and a.down]
+    missing = [n for n in names if state.app(n) is None]
+    restarted: list[dict[str, Any]] = []
+    problems = [f"app {n} is not registered" for n in missing]
+    for app in targets:
+        attempts, ok = _restart(host, app.pm_id, app.name)
+        restarted.append({"name": app.name, "from": app.status, "attempts": attempts,
+                          "recovered": ok})
+        if not ok:
+            problems.append(f"app {app.name} still down after {attempts} restart attempts")
+    after = check_online(host.call, host.state()) if not problems else None
+    changed = before.changed or bool(restarted)
+    fields = {**(after.fields if after else {}), "restarted": restarted,
+              **({"source": before.fields["source"]} if "source" in before.fields else {})}
+    if problems or (after is not None and not after.ok):
+        reason = "; ".join(problems) or (after.reason if after else "")
+        return ActionResult(False, changed=changed, reason=reason, fields=fields)
+    text = ", ".join(f"restarted {r['name']} (was {r['from']})" for r in restarted)
+    return ActionResult(True, stdout=text or (after.stdout if after else ""), changed=changed,
+                        fields=fields)
+
+
+def _restart(host: PM2Host, pm_id: int, name: str) -> tuple[int, bool]:
+    args = host.call.args
+    limit = int(args.get("max_restart_attempts") or 3)
+    delay = parse_duration(args.get("restart_delay", "1s")) or 0.0
+    for attempt in range(1, limit + 1):
+        host.pm2("restart", str(pm_id))
+        ok, _ = host.stable([name], host.settle + 10.0)
+        if ok:
+            return attempt, True
+        if attempt < limit:
+            time.sleep(delay * 2 ** (attempt - 1))
+    return limit, False
+
+
+def save(host: PM2Host, state: State) -> ActionResult:
+    """Keep the previous (non-empty) dump as dump.pm2.urs.bak, then `pm2 save`."""
+    if not state.alive:
+        return check_saved(host, state)
+    dump = f"{shlex.quote(state.home)}/dump.pm2"
+    if dump_names(host.read(dump) or ""):
+        host.sh(f"cp -p {dump} {dump}.urs.bak")
+    saved = host.pm2("save")
+    if not saved.ok:
+        return ActionResult(False, reason=f"pm2 save failed: {saved.reason}")
+    verified = check_saved(host, host.state())
+    return ActionResult(verified.ok, stdout=verified.stdout, changed=True, reason=verified.reason)
