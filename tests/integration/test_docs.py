@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, run_book, urs, write
+from tests.pm2env import PM2Env
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
@@ -39,8 +40,17 @@ def test_docs_show_commands() -> None:
     assert sum(len(commands(p)) for p in DOCS) > 30
 
 
+def pm2_incident(pm2: PM2Env) -> dict[str, str]:
+    """docs/pm2.md's situation: an app was running and saved, then PM2 died with it."""
+    pm2.start("web.js", "web")
+    pm2.wait_status("web", "online")
+    pm2.pm2("save")
+    pm2.crash_everything()
+    return {"PM2_HOME": pm2.env["PM2_HOME"], "PATH": pm2.env["PATH"]}
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
-def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path) -> None:
+def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env) -> None:
     project = tmp_path / "project"
     shutil.copytree(ROOT / "inventory", project / "inventory")
     (project / "playbooks").mkdir()
@@ -49,6 +59,8 @@ def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path) -> None:
         if name and "steps:" in body:
             write(project / "playbooks", body, f"{name.group(1)}.yml")
     env = {"URS_STORE": str(tmp_path / "store.db"), "HOME": str(tmp_path)}
+    if path.name == "pm2.md":
+        env |= pm2_incident(pm2)
     for args, code in commands(path):
         out = urs(*args, cwd=project, env=env)
         assert "Traceback" not in out.stderr, (args, out.stderr)
@@ -56,14 +68,17 @@ def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path) -> None:
 
 
 BUILTIN = sorted((ROOT / "playbooks").glob("*.yml"))
+# on a fresh machine (no pm2 on the PATH) a recovery of PM2 has nothing to work with
+FRESH_EXIT = {"recover-pm2": (1, "pm2 is not installed (not found on PATH)")}
 
 
 @pytest.mark.parametrize("path", BUILTIN, ids=[p.stem for p in BUILTIN])
 def test_builtin_playbooks_check_and_run_on_a_fresh_machine(path: Path, tmp_path: Path) -> None:
     assert urs("check", path.stem).returncode == 0
     out = urs("run", path.stem, "--json", env={"URS_STORE": str(tmp_path / "s.db")})
-    assert out.returncode == 0, out.stdout
-    assert '"event": "run_finished"' in out.stdout
+    code, text = FRESH_EXIT.get(path.stem, (0, '"event": "run_finished"'))
+    assert out.returncode == code, out.stdout
+    assert text in out.stdout
 
 
 def test_health_system_reports_each_check(tmp_path: Path) -> None:
@@ -100,3 +115,16 @@ steps:
     assert out.status("probe") == "failed" and out.steps["probe"].reason == "no marker"
     assert out.status("make") == "changed" and marker.exists()
     assert out.status("again") == "ok"
+
+
+def test_reference_documents_every_field() -> None:
+    from runner.modules import registry
+    from runner.schema import PLAYBOOK_FIELDS, STEP_FIELDS
+
+    text = (ROOT / "docs" / "playbooks.md").read_text()
+    names = [*PLAYBOOK_FIELDS, *STEP_FIELDS, "run", "check", "recover"]
+    for module in registry().values():
+        assert f"### `{module.name}`" in text
+        names += list(module.fields)
+    missing = [n for n in names if f"`{n}`" not in text]
+    assert not missing
