@@ -34,8 +34,11 @@ def _guard(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as exc:
+            from runner.redact import Redactor, secret_values
+
+            redactor = Redactor(secret_values(dict(os.environ)))
             for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
+                click.echo(redactor.text(f"error: {problem}"), err=True)
             sys.exit(exc.exit_code)
         except LockBusy as exc:
             click.echo(f"skipped: {exc}", err=True)
@@ -69,6 +72,7 @@ class Loaded:
     targets: dict[str, tuple[Any, ...]]
     extra: dict[str, Any]
     modules: dict[str, Any]
+    notices: tuple[str, ...] = ()
 
 
 def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
@@ -98,13 +102,21 @@ def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[
     the_plan = plan.build(book, known)
     limited = set(select(inv, limit, "--limit")) if limit else None
     targets: dict[str, tuple[Any, ...]] = {}
+    notices: list[str] = []
     for b in the_plan.books:
-        names = select(inv, b.hosts, f"{b.path}: hosts")
+        try:
+            names = select(inv, b.hosts, f"{b.path}: hosts")
+        except InputError:
+            if len(the_plan.books) == 1:
+                raise
+            # as Ansible does with a play whose hosts match nothing: skip it, say so
+            notices.append(f"note: {b.name}: hosts '{b.hosts}' matches no host; skipped")
+            names = []
         targets[b.name] = tuple(inv.hosts[n] for n in names if limited is None or n in limited)
     if not any(targets.values()):
         raise InputError.one("--limit", None, "", "hosts that the playbooks' patterns include",
                              f"'{limit}', which leaves none")
-    return Loaded(the_plan, inv, targets, extra_vars, modules)
+    return Loaded(the_plan, inv, targets, extra_vars, modules, tuple(notices))
 
 
 @cli.command()
@@ -139,6 +151,8 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     from runner import session
 
     loaded = _load(playbooks, inventories, extra, limit)
+    for notice in loaded.notices:
+        click.echo(notice, err=True)
     options = session.Options(
         forks=forks, check_mode=check_mode, tags=_names(tags), skip_tags=_names(skip_tags),
         as_json=as_json, store=store, wait_s=wait_s, known_hosts=known_hosts,
@@ -166,6 +180,8 @@ def _names(text: str) -> frozenset[str]:
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
     loaded = _load(playbooks, inventories, extra, None)
+    for notice in loaded.notices:
+        click.echo(notice, err=True)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
     click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: {len(loaded.plan.nodes)} "
                f"steps, {len(hosts)} host{'s' if len(hosts) != 1 else ''}")

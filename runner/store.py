@@ -65,6 +65,14 @@ class OutcomeStore(Protocol):
     def close(self) -> None: ...
 
 
+def retention_days() -> float:
+    """URS_RETENTION_DAYS, else 90."""
+    try:
+        return float(os.environ.get("URS_RETENTION_DAYS") or RETENTION_DAYS)
+    except ValueError:
+        return RETENTION_DAYS
+
+
 def default_path() -> Path:
     if os.environ.get("URS_STORE"):
         return Path(os.environ["URS_STORE"])
@@ -73,9 +81,9 @@ def default_path() -> Path:
 
 
 class SQLiteStore:
-    def __init__(self, path: Path, retention_days: float = RETENTION_DAYS) -> None:
+    def __init__(self, path: Path, retention: float | None = None) -> None:
         self.path = path
-        self.retention_days = retention_days
+        self.retention_days = retention if retention is not None else retention_days()
         _private_file(path)
         self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None,
                                    check_same_thread=False)

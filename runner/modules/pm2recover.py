@@ -98,16 +98,24 @@ def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionRes
                           "recovered": ok})
         if not ok:
             problems.append(f"app {app.name} still down after {attempts} restart attempts")
-    after = check_online(host.call, host.state()) if not problems else None
+    final = host.state()
+    after = check_online(host.call, final)
     changed = before.changed or bool(restarted)
-    fields = {**(after.fields if after else {}), "restarted": restarted,
+    fields = {"apps": _annotated(final, restarted), "restarted": restarted,
               **({"source": before.fields["source"]} if "source" in before.fields else {})}
-    if problems or (after is not None and not after.ok):
-        reason = "; ".join(problems) or (after.reason if after else "")
-        return ActionResult(False, changed=changed, reason=reason, fields=fields)
+    if problems or not after.ok:
+        return ActionResult(False, changed=changed, reason="; ".join(problems) or after.reason,
+                            fields=fields)
     text = ", ".join(f"restarted {r['name']} (was {r['from']})" for r in restarted)
-    return ActionResult(True, stdout=text or (after.stdout if after else ""), changed=changed,
-                        fields=fields)
+    return ActionResult(True, stdout=text or after.stdout, changed=changed, fields=fields)
+
+
+def _annotated(state: State, restarted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each app's summary; a restarted one also says from what status and in how many tries."""
+    done = {r["name"]: r for r in restarted}
+    return [{**a.summary(), **({"restarted_from": done[a.name]["from"],
+                                "restart_attempts": done[a.name]["attempts"]}
+                               if a.name in done else {})} for a in state.apps]
 
 
 def _restart(host: PM2Host, pm_id: int, name: str) -> tuple[int, bool]:

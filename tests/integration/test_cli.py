@@ -216,3 +216,29 @@ def test_help_for_every_command() -> None:
         assert out.returncode == 0 and "Usage: urs " + command in out.stdout
     top = urs("--help").stdout
     assert "Exit codes: 0 all passed" in top
+
+
+def test_a_playbook_whose_hosts_match_nothing(tmp_path: Path, store: Path) -> None:
+    write(tmp_path, "hosts: web\nsteps: [{name: w, run: 'true'}]\n", "webonly.yml")
+    write(tmp_path, "steps: [{name: a, run: 'true'}]\n", "everywhere.yml")
+    alone = urs("run", str(tmp_path / "webonly.yml"))
+    assert alone.returncode == 2
+    assert "expected a pattern matching at least one host, found 'web'" in alone.stderr
+    both = urs("run", str(tmp_path / "webonly.yml"), str(tmp_path / "everywhere.yml"))
+    assert both.returncode == 0
+    assert "note: webonly: hosts 'web' matches no host; skipped" in both.stderr
+    assert "everywhere/a" in both.stdout and "webonly/w" not in both.stdout
+
+
+def test_retention_deletes_old_runs(tmp_path: Path) -> None:
+    from runner.events import RunFinished, RunStarted
+    from runner.model import RunResult
+    from runner.store import SQLiteStore
+
+    db = SQLiteStore(tmp_path / "s.db", retention=1.0)
+    now = time.time()
+    for run_id, age_days in (("old", 2.0), ("new", 0.5)):
+        db.notify(RunStarted(run_id, "p", ("p",), ("h",), 1, False, now - age_days * 86400))
+        db.notify(RunFinished(RunResult(run_id, ()), now))
+    assert [r["id"] for r in db.runs()] == ["new"]
+    db.close()

@@ -55,6 +55,9 @@ def test_one_errored_app_is_restarted_alone(pm2: PM2Env, store: Path) -> None:
     assert online["status"] == "recovered"
     assert online["fields"]["restarted"] == [
         {"name": "toggle", "from": "errored", "attempts": 1, "recovered": True}]
+    apps = {a["name"]: a for a in online["fields"]["apps"]}
+    assert apps["toggle"]["restarted_from"] == "errored" and apps["toggle"]["restart_attempts"] == 1
+    assert "restarted_from" not in apps["web"]
     assert pm2.jlist()["web"] == web_before
     assert pm2.jlist()["toggle"]["status"] == "online"
     assert steps["save"]["status"] == "changed"

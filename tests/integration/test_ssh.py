@@ -51,15 +51,21 @@ steps:
         assert steps[(host.name, "vars")]["stdout"] == f"{host.name} hi\n"
 
 
-def test_hosts_run_in_parallel(fleet: Fleet, hosts: list[SSHHost], tmp_path: Path,
-                               store: Path) -> None:
+def test_many_hosts_run_in_parallel(fleet: Fleet, hosts: list[SSHHost], tmp_path: Path,
+                                    store: Path) -> None:
+    many = hosts + fleet.start(8)
     code, events, err = _run(fleet, tmp_path, """
 hosts: fleet
-steps: [{name: nap, run: 'sleep 0.5'}]
-""", hosts)
+steps:
+  - {name: nap, run: 'sleep 0.5'}
+  - {name: after, needs: nap, run: 'echo "$URS_TEST_HOST"'}
+""", many)
     assert code == 0, err
-    naps = list(_steps(events).values())
-    assert len(naps) == len(hosts)
+    steps = _steps(events)
+    naps = [steps[(h.name, "nap")] for h in many]
+    assert len(naps) == 12
+    for host in many:
+        assert steps[(host.name, "after")]["stdout"] == f"{host.name}\n"
     assert max(n["started_at"] for n in naps) < min(n["ended_at"] for n in naps)
 
 
