@@ -13,12 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from runner import __version__
 from runner.errors import InputError, LockBusy
+
+if TYPE_CHECKING:  # the stages are imported by the commands that need them
+    from runner.inventory import Host, Inventory
+    from runner.modules import Module
+    from runner.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CODES = """\b
@@ -67,56 +72,28 @@ def _inventory_options(func: F) -> F:
 
 @dataclass(frozen=True)
 class Loaded:
-    plan: Any
-    inventory: Any
-    targets: dict[str, tuple[Any, ...]]
+    plan: Plan
+    inventory: Inventory
+    targets: dict[str, tuple[Host, ...]]
     extra: dict[str, Any]
-    modules: dict[str, Any]
-    notices: tuple[str, ...] = ()
+    modules: dict[str, Module]
 
 
 def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
           limit: str | None) -> Loaded:
+    """load -> plan: every problem of the input reported before anything runs."""
     from runner import load, plan
-    from runner.inventory.patterns import select
-    from runner.inventory.sources import load_inventory
     from runner.modules import registry
 
     modules = registry()
-    problems: list[Any] = []
-    book = inv = None
-    extra_vars: dict[str, Any] = {}
-    for stage in ("extra", "playbook", "inventory"):
-        try:
-            if stage == "extra":
-                extra_vars = load.extra_vars(extra)
-            elif stage == "playbook":
-                book = load.load(playbooks, {k: m.fields for k, m in modules.items()})
-            else:
-                inv = load_inventory(inventories)
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if problems or book is None or inv is None:
-        raise InputError(problems)
+    book, inv, extra_vars = load.load_all(playbooks, inventories, extra,
+                                          {k: m.fields for k, m in modules.items()})
     known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
     the_plan = plan.build(book, known)
-    limited = set(select(inv, limit, "--limit")) if limit else None
-    targets: dict[str, tuple[Any, ...]] = {}
-    notices: list[str] = []
-    for b in the_plan.books:
-        try:
-            names = select(inv, b.hosts, f"{b.path}: hosts")
-        except InputError:
-            if len(the_plan.books) == 1:
-                raise
-            # as Ansible does with a play whose hosts match nothing: skip it, say so
-            notices.append(f"note: {b.name}: hosts '{b.hosts}' matches no host; skipped")
-            names = []
-        targets[b.name] = tuple(inv.hosts[n] for n in names if limited is None or n in limited)
-    if not any(targets.values()):
-        raise InputError.one("--limit", None, "", "hosts that the playbooks' patterns include",
-                             f"'{limit}', which leaves none")
-    return Loaded(the_plan, inv, targets, extra_vars, modules, tuple(notices))
+    targets, notices = plan.targets(the_plan, inv, limit)
+    for notice in notices:
+        click.echo(notice, err=True)
+    return Loaded(the_plan, inv, targets, extra_vars, modules)
 
 
 @cli.command()
@@ -151,8 +128,6 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     from runner import session
 
     loaded = _load(playbooks, inventories, extra, limit)
-    for notice in loaded.notices:
-        click.echo(notice, err=True)
     options = session.Options(
         forks=forks, check_mode=check_mode, tags=_names(tags), skip_tags=_names(skip_tags),
         as_json=as_json, store=store, wait_s=wait_s, known_hosts=known_hosts,
@@ -180,8 +155,6 @@ def _names(text: str) -> frozenset[str]:
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
     loaded = _load(playbooks, inventories, extra, None)
-    for notice in loaded.notices:
-        click.echo(notice, err=True)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
     click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: {len(loaded.plan.nodes)} "
                f"steps, {len(hosts)} host{'s' if len(hosts) != 1 else ''}")

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from runner import yamlfile
 from runner.errors import InputError, Problem, did_you_mean
 from runner.fields import Fields
+from runner.inventory import Inventory
 from runner.model import Playbook
 from runner.schema import build_playbook
 
 SUFFIXES = (".yml", ".yaml")
+T = TypeVar("T")
 
 
 def builtin_dir() -> Path:
@@ -155,3 +158,25 @@ def _split_words(value: str) -> list[str]:
         return shlex.split(value)
     except ValueError:
         return [value]
+
+
+def load_all(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
+             modules: Mapping[str, Fields]) -> tuple[Playbook, Inventory, dict[str, object]]:
+    """Playbooks, inventory and -e variables; InputError with the problems of all three."""
+    from runner.inventory.sources import load_inventory
+
+    problems: list[Problem] = []
+
+    def attempt(read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except InputError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    variables = attempt(lambda: extra_vars(extra))
+    book = attempt(lambda: load(playbooks, modules))
+    inventory = attempt(lambda: load_inventory(inventories))
+    if problems or book is None or inventory is None or variables is None:
+        raise InputError(problems)
+    return book, inventory, variables

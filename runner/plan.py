@@ -13,6 +13,8 @@ from typing import Any
 import networkx as nx
 
 from runner.errors import InputError, Problem, did_you_mean
+from runner.inventory import Host, Inventory
+from runner.inventory.patterns import select
 from runner.model import Playbook, Step
 from runner.templating import problems_in, strings_in
 
@@ -135,3 +137,30 @@ def _template_problems(books: tuple[Playbook, ...], extra: set[str] | None) -> l
                     problems.append(Problem(book.path, line, f"steps[{step.index}].{field}",
                                             expected, found, hint))
     return problems
+
+
+def targets(plan: Plan, inventory: Inventory,
+            limit: str | None) -> tuple[dict[str, tuple[Host, ...]], list[str]]:
+    """The hosts of each playbook (its `hosts:` pattern within --limit), and notices.
+
+    An included playbook whose pattern matches nothing is skipped with a notice, as Ansible
+    skips such a play; a single playbook matching nothing, or a limit leaving no host at
+    all, is an error.
+    """
+    limited = set(select(inventory, limit, "--limit")) if limit else None
+    chosen: dict[str, tuple[Host, ...]] = {}
+    notices: list[str] = []
+    for book in plan.books:
+        try:
+            names = select(inventory, book.hosts, f"{book.path}: hosts")
+        except InputError:
+            if len(plan.books) == 1:
+                raise
+            notices.append(f"note: {book.name}: hosts '{book.hosts}' matches no host; skipped")
+            names = []
+        chosen[book.name] = tuple(inventory.hosts[n] for n in names
+                                  if limited is None or n in limited)
+    if not any(chosen.values()):
+        raise InputError.one("--limit", None, "", "hosts that the playbooks' patterns include",
+                             f"'{limit}', which leaves none")
+    return chosen, notices

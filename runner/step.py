@@ -129,7 +129,7 @@ def _check(call: StepCall) -> Outcome:
         return Outcome(Status.FAILED, fixed, f"recovery failed: {fixed.reason}",
                        fields={**fixed.fields, "recovery_ran": True})
     again = perform(call, step.action, Mode.CHECK)
-    fields = {**fixed.fields, **again.fields, "recovery_ran": True}
+    fields = {**again.fields, **fixed.fields, "recovery_ran": True}  # what recovery did wins
     if again.ok:
         return Outcome(Status.RECOVERED, again, f"recovered: {first.reason}", fields=fields)
     return Outcome(Status.FAILED, again, f"still failing after recovery: {again.reason}",
