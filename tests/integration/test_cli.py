@@ -242,3 +242,31 @@ def test_retention_deletes_old_runs(tmp_path: Path) -> None:
         db.notify(RunFinished(RunResult(run_id, ()), now))
     assert [r["id"] for r in db.runs()] == ["new"]
     db.close()
+
+
+def test_colours_on_a_terminal_unless_no_color(tmp_path: Path, store: Path) -> None:
+    import pty
+
+    book = write(tmp_path, PASSING)
+
+    def on_terminal(extra_env: dict[str, str]) -> str:
+        leader, follower = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | extra_env
+        proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(book)],
+                                stdout=follower, stderr=follower, env=env)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=60)
+        os.close(leader)
+        return b"".join(chunks).decode()
+
+    assert "\x1b[32m" in on_terminal({})
+    assert "\x1b[" not in on_terminal({"NO_COLOR": "1"})

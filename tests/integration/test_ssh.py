@@ -229,3 +229,26 @@ steps: [{{name: gate, run: 'test "$URS_TEST_HOST" != {hosts[0].name}'}}]
 """, hosts)
     assert code == 1
     assert [e["host"] for e in events if e["event"] == "step_finished"] == [hosts[0].name]
+
+
+def test_ctrl_c_kills_the_remote_commands(fleet: Fleet, hosts: list[SSHHost], tmp_path: Path,
+                                          store: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "remote-pids"
+    book = write(tmp_path, f"""
+hosts: fleet
+steps: [{{name: long, run: 'echo $$ >> {pids}; sleep 300'}}]
+""")
+    inventory = fleet.inventory(tmp_path / "inv.ini", hosts[:2])
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(book), "-i",
+                             str(inventory), "--known-hosts", str(fleet.known_hosts)],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "URS_STORE": str(store)})
+    assert _wait(lambda: pids.exists() and len(pids.read_text().split()) == 2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    for pid in map(int, pids.read_text().split()):
+        assert _wait(lambda pid=pid: _dead(pid)), f"remote shell {pid} survived Ctrl-C"

@@ -228,3 +228,14 @@ steps:
     assert out.status("port") == "ok", out.steps["port"].reason
     bad = run_book(book, extra={"port": "eighty"})
     assert bad.steps["port"].reason == "tcp: port: expected a whole number, found 'eighty'"
+
+
+def test_become_runs_the_step_as_another_user(tmp_path: Path) -> None:
+    book = write(tmp_path, """
+steps:
+  - {name: as-nobody, become: true, become_user: nobody, run: 'id -un'}
+  - {name: as-me, run: 'id -un'}
+""")
+    out = run_book(book)
+    assert out.steps["as-nobody"].stdout == "nobody\n", out.steps["as-nobody"].reason
+    assert out.steps["as-me"].stdout != "nobody\n"
