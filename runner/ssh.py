@@ -63,7 +63,7 @@ def connect(host: Host, *, known_hosts: Path | None = None,
     fab = FabricConnection(
         address, user=str(v.get("ansible_user") or getpass.getuser()), port=port,
         connect_timeout=max(1, round(timeout)), config=Config(lazy=True),
-        connect_kwargs=_auth(v, sock),
+        connect_kwargs=_auth(v, sock, timeout),
     )
     _host_keys(fab.client, known_hosts, policy)
     try:
@@ -75,7 +75,7 @@ def connect(host: Host, *, known_hosts: Path | None = None,
                           f"{_fp(exc.key)}; refusing to connect") from None
     except (paramiko.SSHException, OSError, EOFError) as exc:
         sock.close()
-        raise Unreachable(f"{host.name}: {_explain(exc, address, port)}") from None
+        raise Unreachable(f"{host.name}: {_explain(exc, address, port, timeout)}") from None
     return SSHConnection(host.name, fab)
 
 
@@ -92,8 +92,9 @@ def _socket(name: str, address: str, port: int, timeout: float) -> socket.socket
     return sock
 
 
-def _auth(v: Mapping[str, Any], sock: socket.socket) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"sock": sock, "banner_timeout": 30, "auth_timeout": 30}
+def _auth(v: Mapping[str, Any], sock: socket.socket, timeout: float) -> dict[str, Any]:
+    # a server that accepts the connection but never speaks is as unreachable as a silent one
+    kwargs: dict[str, Any] = {"sock": sock, "banner_timeout": timeout, "auth_timeout": timeout}
     key = v.get("ansible_ssh_private_key_file") or v.get("ansible_private_key_file")
     if key:
         kwargs["key_filename"] = [str(Path(str(key)).expanduser())]
@@ -119,8 +120,10 @@ def _fp(key: paramiko.PKey) -> str:
     return key.fingerprint if hasattr(key, "fingerprint") else key.get_base64()[:16]
 
 
-def _explain(exc: BaseException, address: str, port: int) -> str:
+def _explain(exc: BaseException, address: str, port: int, timeout: float) -> str:
     text = str(exc) or type(exc).__name__
+    if "protocol banner" in text or text == "No existing session":
+        return f"no SSH server answered at {address}:{port} within {timeout:g}s"
     if isinstance(exc, paramiko.AuthenticationException):
         return f"authentication failed for {address}:{port}: {text}"
     if "not found in known_hosts" in text:

@@ -91,7 +91,8 @@ def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionRes
     targets = [a for a in state.apps if a.name in names and a.down]
     missing = [n for n in names if state.app(n) is None]
     restarted: list[dict[str, Any]] = []
-    problems = [f"app {n} is not registered" for n in missing]
+    problems = [_start_missing(host, n) for n in missing]
+    problems = [p for p in problems if p]
     for app in targets:
         attempts, ok = _restart(host, app.pm_id, app.name)
         restarted.append({"name": app.name, "from": app.status, "attempts": attempts,
@@ -116,6 +117,16 @@ def _annotated(state: State, restarted: list[dict[str, Any]]) -> list[dict[str, 
     return [{**a.summary(), **({"restarted_from": done[a.name]["from"],
                                 "restart_attempts": done[a.name]["attempts"]}
                                if a.name in done else {})} for a in state.apps]
+
+
+def _start_missing(host: PM2Host, name: str) -> str:
+    """Start an app that is not registered from the ecosystem file, alone; a problem or ''."""
+    ecosystem = host.call.args.get("ecosystem")
+    if not ecosystem or not host.exists(str(ecosystem)):
+        return f"app {name} is not registered (and no ecosystem file to start it from)"
+    started = host.pm2("start", str(ecosystem), "--only", name)
+    ok, _ = host.stable([name], host.settle + 10.0) if started.ok else (False, None)
+    return "" if ok else f"app {name} did not start from {ecosystem}: {started.reason}"
 
 
 def _restart(host: PM2Host, pm_id: int, name: str) -> tuple[int, bool]:

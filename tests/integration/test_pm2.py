@@ -194,3 +194,17 @@ def test_the_same_playbooks_over_ssh(pm2: PM2Env, store: Path, tmp_path: Path) -
         assert pm2.jlist()["web"]["status"] == "online"
     finally:
         fleet.stop()
+
+
+def test_an_unregistered_app_is_started_alone_from_the_ecosystem(pm2: PM2Env,
+                                                                 store: Path) -> None:
+    ecosystem = pm2.ecosystem("ecosystem.config.js", [("web", "web.js"), ("api", "web.js")])
+    pm2.pm2("start", str(ecosystem), "--only", "web")
+    pm2.wait_status("web", "online")
+    web_before = pm2.jlist()["web"]
+    code, steps, _ = run(pm2, store, "recover-pm2", "-e", '{"pm2_apps": ["web", "api"]}',
+                         "-e", f"ecosystem={ecosystem}", *FAST)
+    assert code == 0, steps
+    assert steps["apps-online"]["status"] == "recovered"
+    assert pm2.jlist()["api"]["status"] == "online"
+    assert pm2.jlist()["web"] == web_before

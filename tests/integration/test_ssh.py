@@ -252,3 +252,24 @@ steps: [{{name: long, run: 'echo $$ >> {pids}; sleep 300'}}]
     assert proc.wait(timeout=30) == 130
     for pid in map(int, pids.read_text().split()):
         assert _wait(lambda pid=pid: _dead(pid)), f"remote shell {pid} survived Ctrl-C"
+
+
+def test_a_server_that_never_answers_times_out(fleet: Fleet, tmp_path: Path,
+                                              store: Path) -> None:
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the TCP connection, never says a word
+    try:
+        inventory = tmp_path / "inv.ini"
+        inventory.write_text(f"[fleet]\nmute ansible_host=127.0.0.1 "
+                             f"ansible_port={silent.getsockname()[1]} connect_timeout=1\n")
+        book = write(tmp_path, "hosts: fleet\nsteps: [{name: ping, run: 'true'}]\n")
+        out = urs("run", str(book), "-i", str(inventory), "--known-hosts",
+                  str(fleet.known_hosts), timeout=60)
+        assert out.returncode == 4
+        assert "mute: no SSH server answered at 127.0.0.1:" in out.stdout
+        assert "within 1s" in out.stdout
+    finally:
+        silent.close()
