@@ -112,3 +112,4 @@ steps:
 """)
     result = run_book(book).steps["slow"]
     assert result.status.value == "failed" and result.attempts == retries + 1
+
