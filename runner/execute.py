@@ -26,13 +26,11 @@ def execute(ctx: RunContext) -> RunResult:
     state = RunState()
     results: list[HostResult] = []
     interrupted = False
-    try:
-        for batch in _batches(ctx.plan.root, hosts):
-            results.extend(_run_batch(ctx, state, batch))
-            if _too_many_failed(ctx.plan.root, results):
-                break
-    except KeyboardInterrupt:
-        interrupted = True
+    for batch in _batches(ctx.plan.root, hosts):
+        done, interrupted = _run_batch(ctx, state, batch)
+        results.extend(done)
+        if interrupted or _too_many_failed(ctx.plan.root, results):
+            break
     run = RunResult(ctx.run_id, tuple(results), interrupted=interrupted)
     ctx.bus.emit(RunFinished(run, time.time()))
     return run
@@ -51,19 +49,24 @@ def _too_many_failed(root: Playbook, results: list[HostResult]) -> bool:
     return 100.0 * failed / len(results) > root.max_fail_percentage
 
 
-def _run_batch(ctx: RunContext, state: RunState, batch: list[Host]) -> list[HostResult]:
+def _run_batch(ctx: RunContext, state: RunState,
+               batch: list[Host]) -> tuple[list[HostResult], bool]:
+    """The batch's host results, and whether Ctrl-C stopped it (hosts not yet started are
+    then not started at all; running steps are killed, pending ones skipped)."""
     pool = ThreadPoolExecutor(max_workers=max(1, min(ctx.forks, len(batch))),
                               thread_name_prefix="host")
     futures = [pool.submit(HostRun(ctx, state, host).run) for host in batch]
+    interrupted = False
     try:
         wait(futures)
     except KeyboardInterrupt:
+        interrupted = True
         ctx.cancel.set()
         state.cancel_all()
-        pool.shutdown(wait=True)
-        results = [f.result() for f in futures]
+        pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
+    results = [f.result() for f in futures if not f.cancelled()]
+    if interrupted:  # HostRun does not announce a host it was interrupted on
         for result in results:
             ctx.bus.emit(HostFinished(result))
-        raise
-    pool.shutdown(wait=True)
-    return [f.result() for f in futures]
+    return results, interrupted

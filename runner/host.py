@@ -43,6 +43,8 @@ class HostRun:
                 self._finish(node, self._skip(node, Status.UNREACHABLE, reason))
             return self._done(reason)
         self.state.opened(conn)
+        if self.ctx.cancel.is_set():  # Ctrl-C came while this host was connecting
+            conn.cancel()
         try:
             self._schedule(conn)
         finally:
