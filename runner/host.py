@@ -101,9 +101,9 @@ class HostRun:
         for need in needs:
             if self.results[need.key].blocks_dependents:
                 status = self.results[need.key].status
-                return self._skip(node, Status.SKIPPED, f"needs {need.step.name}, which {status}"
-                                  if status is not Status.SKIPPED else
-                                  f"needs {need.step.name}, which was skipped", skip="needs")
+                what = "failed" if status is Status.FAILED else f"was {status}"
+                return self._skip(node, Status.SKIPPED, f"needs {need.step.name}, which {what}",
+                                  skip="needs")
         return None
 
     def _skip(self, node: Node, status: Status, reason: str, skip: str = "") -> StepResult:
@@ -126,7 +126,8 @@ class HostRun:
     def _call(self, node: Node, conn: Connection) -> StepResult:
         step = node.step
         try:
-            context = self._context(node.book)
+            # the steps finished so far, as a copy: the scheduler adds results meanwhile
+            context = {**self._context(node.book), "steps": dict(self.steps_vars[node.book.name])}
         except TemplateFailure as exc:
             return replace(self._skip(node, Status.FAILED, f"vars: {exc}"), attempts=1)
         call = StepCall(
