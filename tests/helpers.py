@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,3 +112,22 @@ def urs(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = Non
     return subprocess.run([sys.executable, "-m", "runner", *args], capture_output=True,
                           text=True, env=full_env, cwd=cwd, timeout=timeout, input=stdin,
                           check=False)
+
+
+def wait_for(predicate: Callable[[], object], deadline_s: float = 20.0) -> bool:
+    """Poll until predicate is true or the deadline passes; whether it became true."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def process_gone(pid: int) -> bool:
+    """The process has exited (a zombie counts as gone)."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import ROOT, urs, write
+from tests.helpers import ROOT, process_gone, urs, wait_for, write
 
 PASSING = """
 steps:
@@ -24,15 +24,6 @@ steps:
 def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(store) as db:
         return db.execute(sql).fetchall()
-
-
-def _wait_for(predicate: object, deadline_s: float = 20.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached before the deadline")
 
 
 def test_run_prints_a_line_per_step_and_a_recap(tmp_path: Path, store: Path) -> None:
@@ -150,7 +141,7 @@ def test_overlapping_run_is_skipped_or_waits(tmp_path: Path, store: Path) -> Non
     started = tmp_path / "started"
     book = write(tmp_path, f"steps: [{{name: slow, run: 'touch {started}; sleep 2'}}]")
     first = _start(["run", str(book)])
-    _wait_for(started.exists)
+    assert wait_for(started.exists)
     second = urs("run", str(book))
     assert second.returncode == 3
     assert second.stderr.startswith("skipped: another run of")
@@ -167,12 +158,11 @@ steps:
   - {{name: later, needs: long, run: "true"}}
 """)
     proc = _start(["run", str(book)])
-    _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
     child = int(pidfile.read_text())
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
-    _wait_for(lambda: not Path(f"/proc/{child}").exists()
-              or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z")
+    assert wait_for(lambda: process_gone(child))
     assert _rows(store, "SELECT status, exit_code FROM runs") == [("interrupted", 130)]
     steps = dict(_rows(store, "SELECT step, reason FROM step_outcomes"))
     assert steps["later"] == "interrupted"
@@ -183,7 +173,7 @@ def test_a_killed_run_is_marked_aborted_when_the_store_is_next_opened(
     started = tmp_path / "started"
     book = write(tmp_path, f"steps: [{{name: long, run: 'touch {started}; sleep 300'}}]")
     proc = _start(["run", str(book)], start_new_session=True)
-    _wait_for(started.exists)
+    assert wait_for(started.exists)
     assert _rows(store, "SELECT status FROM runs") == [("running",)]
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import urs, write
+from tests.helpers import process_gone, urs, wait_for, write
 from tests.sshd import Fleet, SSHHost
 
 
@@ -127,20 +126,6 @@ def test_unknown_host_key_refused_by_default_accepted_with_accept_new(
     assert again.returncode == 0
 
 
-def _dead(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().split()[2] == "Z"
-
-
-def _wait(predicate: Any, deadline_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_timeout_kills_the_remote_process(fleet: Fleet, hosts: list[SSHHost], tmp_path: Path,
                                           store: Path) -> None:
     pids = tmp_path / "remote-pids"
@@ -155,7 +140,7 @@ steps:
     (result,) = _steps(events).values()
     assert result["reason"].startswith("timed out after 1s")
     pid = int(pids.read_text().split()[0])
-    assert _wait(lambda: _dead(pid)), "the remote sleep survived the timeout"
+    assert wait_for(lambda: process_gone(pid)), "the remote sleep survived the timeout"
 
 
 def test_sshd_killed_mid_run_fails_that_host_only(tmp_path: Path, store: Path) -> None:
@@ -177,7 +162,7 @@ steps:
                                  str(inventory), "--known-hosts", str(fleet.known_hosts),
                                  "--json"], stdout=subprocess.PIPE, text=True,
                                 env={**os.environ, "URS_STORE": str(store)})
-        assert _wait(lambda: Path(f"{started}.{victim.name}").exists())
+        assert wait_for(lambda: Path(f"{started}.{victim.name}").exists())
         victim.kill()
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 4
@@ -247,11 +232,11 @@ steps: [{{name: long, run: 'echo $$ >> {pids}; sleep 300'}}]
                              str(inventory), "--known-hosts", str(fleet.known_hosts)],
                             stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "URS_STORE": str(store)})
-    assert _wait(lambda: pids.exists() and len(pids.read_text().split()) == 2)
+    assert wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
     for pid in map(int, pids.read_text().split()):
-        assert _wait(lambda pid=pid: _dead(pid)), f"remote shell {pid} survived Ctrl-C"
+        assert wait_for(lambda pid=pid: process_gone(pid)), f"remote shell {pid} survived Ctrl-C"
 
 
 def test_a_server_that_never_answers_times_out(fleet: Fleet, tmp_path: Path,

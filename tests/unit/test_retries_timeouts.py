@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import os
-import time
 from pathlib import Path
 
 import pytest
 
 from runner.model import Retry
-from tests.helpers import run_book, write
+from tests.helpers import process_gone, run_book, wait_for, write
 
 
 def test_retry_waits_grow_by_backoff_up_to_max_delay() -> None:
@@ -62,25 +60,6 @@ steps:
     assert result.attempts == 2
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purposes
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
-
-
-def _wait_dead(pid: int, deadline_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_timeout_kills_a_child_that_ignores_sigterm_and_its_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     book = write(tmp_path, f"""
@@ -101,7 +80,7 @@ steps:
     recorded = [int(p) for p in pids.read_text().split()]
     assert len(recorded) == 3
     for pid in recorded:
-        assert _wait_dead(pid), f"process {pid} survived the timeout"
+        assert wait_for(lambda pid=pid: process_gone(pid)), f"process {pid} survived the timeout"
 
 
 @pytest.mark.parametrize("retries", [0, 1])
