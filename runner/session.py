@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.connection import Connection
+from runner.connection import Connection, Unreachable
 from runner.events import Bus, Observer
 from runner.execute import RunContext, execute
 from runner.inventory import Host, Inventory
@@ -21,6 +21,8 @@ from runner.plan import Plan
 from runner.redact import Redactor, secret_values
 from runner.report import ConsoleReporter, JsonReporter
 from runner.store import SQLiteStore, default_path
+
+SSH_KINDS = ("ssh", "smart", "paramiko")  # Ansible's names for an SSH connection
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class Connector:
     def __call__(self, host: Host) -> Connection:
         if host.is_local:
             return LocalConnection(host.name)
+        kind = str(host.vars.get("ansible_connection") or "ssh")
+        if kind not in SSH_KINDS:
+            raise Unreachable(f"{host.name}: ansible_connection '{kind}' is not supported "
+                              "(local or ssh)")
         from runner.ssh import connect
 
         return connect(host, known_hosts=self.options.known_hosts,

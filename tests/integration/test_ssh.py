@@ -258,3 +258,12 @@ def test_a_server_that_never_answers_times_out(fleet: Fleet, tmp_path: Path,
         assert "within 1s" in out.stdout
     finally:
         silent.close()
+
+
+def test_unsupported_connection_kind_is_unreachable(tmp_path: Path, store: Path) -> None:
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text("[fleet]\nbox ansible_connection=docker\n")
+    book = write(tmp_path, "hosts: fleet\nsteps: [{name: ping, run: 'true'}]\n")
+    out = urs("run", str(book), "-i", str(inventory))
+    assert out.returncode == 4
+    assert "box: ansible_connection 'docker' is not supported (local or ssh)" in out.stdout
