@@ -2,16 +2,19 @@
 
 Rejects self-dependencies, cycles (printed as a path `a -> b -> a`) and template problems
 before any host is touched. Ties between ready steps are broken by file order.
+
+A plan that passed is remembered (runner.plancache) by a digest of everything it was built
+from, so the next run of unchanged playbooks (cron's case) neither imports networkx nor
+parses templates again: it reuses the validated order and needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
+from runner import plancache
 from runner.errors import InputError, Problem, did_you_mean
 from runner.inventory import Host, Inventory
 from runner.inventory.patterns import select
@@ -38,19 +41,15 @@ class Plan:
     root: Playbook
     books: tuple[Playbook, ...]
     nodes: dict[Key, Node]
-    graph: Any  # networkx.DiGraph, edges run from a need to its dependent
+    order: tuple[Key, ...]  # dependency order, ties broken by file order
+    preds: Mapping[Key, tuple[Key, ...]]  # what each step needs, in file order
 
     def ordered(self) -> list[Node]:
         """Every step in dependency order, ties broken by file order."""
-        keys = nx.lexicographical_topological_sort(self.graph, key=lambda k: self.nodes[k].order)
-        return [self.nodes[k] for k in keys]
+        return [self.nodes[k] for k in self.order]
 
     def needs(self, key: Key) -> list[Node]:
-        return sorted((self.nodes[k] for k in self.graph.predecessors(key)), key=_order)
-
-    def labels(self) -> bool:
-        """Whether step labels need the playbook name (more than one playbook)."""
-        return len(self.books) > 1
+        return [self.nodes[k] for k in self.preds[key]]
 
 
 def _order(node: Node) -> int:
@@ -71,25 +70,44 @@ def build(root: Playbook, known_vars: Iterable[str] | None = ()) -> Plan:
     the check for undefined variables (template syntax is still checked).
     """
     books = unique_books(root)
-    graph = nx.DiGraph()
-    nodes: dict[Key, Node] = {}
     prefix = len(books) > 1
+    nodes: dict[Key, Node] = {}
     for book in books:
         for step in book.steps:
             key = (book.name if prefix else "", step.name)
             nodes[key] = Node(key, book, step, len(nodes))
-            graph.add_node(key)
+    known = None if known_vars is None else set(known_vars)
+    digest = plancache.digest(repr(books), repr(sorted(known) if known is not None else None))
+    cached = plancache.read(digest, set(nodes))
+    if cached is not None:
+        return Plan(root, books, nodes, *cached)
+    order, preds = _validated(books, nodes, known)
+    plancache.write(digest, order, preds)
+    return Plan(root, books, nodes, order, preds)
+
+
+def _validated(books: tuple[Playbook, ...], nodes: dict[Key, Node],
+               known: set[str] | None) -> tuple[tuple[Key, ...], dict[Key, tuple[Key, ...]]]:
+    """The networkx DAG checked, as (order, needs); InputError with every problem."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
     for node in nodes.values():
         for need in node.step.needs:
             graph.add_edge((node.key[0], need), node.key)
-    known = None if known_vars is None else set(known_vars)
     problems = _graph_problems(graph, nodes) + _template_problems(books, known)
     if problems:
         raise InputError(problems)
-    return Plan(root, books, nodes, graph)
+    order = tuple(nx.lexicographical_topological_sort(graph, key=lambda k: nodes[k].order))
+    preds = {k: tuple(sorted(graph.predecessors(k), key=lambda p: nodes[p].order))
+             for k in nodes}
+    return order, preds
 
 
 def _graph_problems(graph: Any, nodes: dict[Key, Node]) -> list[Problem]:
+    import networkx as nx
+
     problems = []
     for key, _ in nx.selfloop_edges(graph):
         node = nodes[key]

@@ -7,21 +7,8 @@ The `quote` filter shell-quotes a value.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
-
-from jinja2 import (
-    StrictUndefined,
-    TemplateError,
-    TemplateSyntaxError,
-    Undefined,
-    UndefinedError,
-    meta,
-)
-from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate, native_concat
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # Names every template may use besides the playbook's variables.
 BUILTIN_NAMES = frozenset({
@@ -35,23 +22,6 @@ class TemplateFailure(Exception):
     """A template could not be rendered (undefined variable, bad filter argument, ...)."""
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    code_generator_class = NativeCodeGenerator
-    template_class = NativeTemplate
-    concat = staticmethod(native_concat)  # type: ignore[assignment]
-
-
-def _quote(value: object) -> str:
-    return shlex.quote(str(value))
-
-
-@lru_cache(maxsize=1)
-def environment() -> _Environment:
-    env = _Environment(undefined=StrictUndefined, keep_trailing_newline=True)
-    env.filters["quote"] = _quote
-    return env
-
-
 def is_template(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
@@ -61,6 +31,10 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         if not is_template(value):
             return value
+        from jinja2 import TemplateError, Undefined, UndefinedError
+
+        from runner.jinja import environment
+
         try:
             result = environment().from_string(value).render(context)
         except UndefinedError as exc:
@@ -79,6 +53,10 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> bool:
     """Evaluate a `when` expression to true or false."""
+    from jinja2 import TemplateError, UndefinedError
+
+    from runner.jinja import environment
+
     try:
         return bool(environment().compile_expression(expression)(**context))
     except UndefinedError as exc:
@@ -110,6 +88,12 @@ def problems_in(source: str, known: Iterable[str] | None, is_expression: bool = 
     A name tested with `is defined` or given a `default` (here or in guard, the step's `when`)
     may be undefined.
     """
+    if not is_expression and not is_template(source):
+        return []
+    from jinja2 import TemplateSyntaxError, meta
+
+    from runner.jinja import environment
+
     code = "{{ " + source + " }}" if is_expression else source
     try:
         ast = environment().parse(code)
