@@ -57,13 +57,13 @@ class PM2Host:
     def stable(self, names: list[str], timeout: float) -> tuple[bool, State]:
         """Wait until every named app is online and its restart count holds for `settle`."""
         deadline = time.monotonic() + timeout
-        seen: dict[str, int] | None = None
+        seen: dict[int, int] | None = None
         since = 0.0
         while True:
             state = self.state()
-            apps = [state.app(n) for n in names]
-            counts = {a.name: a.restarts for a in apps if a is not None and a.online}
-            if len(counts) != len(names):
+            apps = [a for n in names for a in state.instances(n)]
+            counts = {a.pm_id: a.restarts for a in apps if a.online}
+            if len(counts) != len(apps) or not all(state.instances(n) for n in names):
                 seen = None
             elif counts != seen:
                 seen, since = counts, time.monotonic()
@@ -77,7 +77,7 @@ class PM2Host:
 def wanted(call: ModuleCall, state: State) -> list[str]:
     apps = call.args.get("apps", "all")
     if apps in (None, "all", ["all"]):
-        return [a.name for a in state.apps]
+        return state.names()
     return [str(a) for a in as_list(apps)]
 
 
@@ -97,14 +97,16 @@ def check_online(call: ModuleCall, state: State) -> ActionResult:
     problems = []
     per_app = call.args.get("limits") or {}
     for name in wanted(call, state):
-        app = state.app(name)
-        if app is None:
+        instances = state.instances(name)
+        if not instances:
             problems.append(f"app {name} is not registered")
-        elif not app.online:
-            problems.append(f"app {name} is {app.status}")
-        else:
-            limits = {k: call.args.get(k) for k in LIMITS} | dict(per_app.get(name) or {})
-            problems += limit_problems(app, limits)
+        limits = {k: call.args.get(k) for k in LIMITS} | dict(per_app.get(name) or {})
+        for app in instances:
+            which = name if len(instances) == 1 else f"{name} (pm_id {app.pm_id})"
+            if not app.online:
+                problems.append(f"app {which} is {app.status}")
+            else:
+                problems += limit_problems(app, limits)
     text = f"{len(state.apps)} apps: " + ", ".join(f"{a.name} {a.status}" for a in state.apps)
     return ActionResult(not problems, stdout=text, reason="; ".join(problems),
                         fields={"apps": [a.summary() for a in state.apps]})

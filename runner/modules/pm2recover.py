@@ -71,7 +71,7 @@ def _start_file(host: PM2Host, key: str, tried: list[str]) -> ActionResult | Non
         tried.append(f"pm2 start {path} failed: {started.reason}")
         return None
     state = host.state()
-    return _verified(host, [a.name for a in state.apps], key, f"started {path}")
+    return _verified(host, state.names(), key, f"started {path}")
 
 
 def _verified(host: PM2Host, names: list[str], source: str, text: str) -> ActionResult:
@@ -79,8 +79,8 @@ def _verified(host: PM2Host, names: list[str], source: str, text: str) -> Action
     fields = {"source": source, "apps": [a.summary() for a in state.apps]}
     if ok:
         return ActionResult(True, stdout=text, changed=True, fields=fields)
-    down = [f"{n} {a.status if a else 'missing'}" for n in names
-            if not (a := state.app(n)) or not a.online]
+    down = [f"{a.name} {a.status}" for n in names for a in state.instances(n) if not a.online]
+    down += [f"{n} missing" for n in names if not state.instances(n)]
     return ActionResult(False, stdout=text, changed=True, fields=fields,
                         reason=f"{text}, but not every app stayed online: {', '.join(down)}")
 

@@ -61,6 +61,13 @@ class State:
     def app(self, name: str) -> App | None:
         return next((a for a in self.apps if a.name == name), None)
 
+    def instances(self, name: str) -> list[App]:
+        """Every process of an app: in cluster mode several share one name."""
+        return [a for a in self.apps if a.name == name]
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(a.name for a in self.apps))
+
 
 def probe_script(pm2_bin: str, pm2_home: str | None) -> str:
     """One command: is pm2 installed, is its daemon alive, and (only then) its app list."""

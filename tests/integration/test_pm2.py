@@ -208,3 +208,20 @@ def test_an_unregistered_app_is_started_alone_from_the_ecosystem(pm2: PM2Env,
     assert steps["apps-online"]["status"] == "recovered"
     assert pm2.jlist()["api"]["status"] == "online"
     assert pm2.jlist()["web"] == web_before
+
+
+def test_cluster_instances_are_each_checked_and_restarted(pm2: PM2Env, store: Path) -> None:
+    pm2.start("web.js", "api", "-i", "2")
+    pm2.wait_status("api", "online")
+    ids = sorted(a["pm_id"] for a in json.loads(pm2.pm2("jlist").strip().splitlines()[-1]))
+    pm2.pm2("stop", str(ids[1]))
+    code, steps, _ = run(pm2, store, "health-pm2")
+    assert code == 1
+    assert steps["apps-online"]["reason"] == f"app api (pm_id {ids[1]}) is stopped"
+    code, steps, _ = run(pm2, store, "recover-pm2", *FAST)
+    assert code == 0, steps
+    (restarted,) = steps["apps-online"]["fields"]["restarted"]
+    assert restarted["from"] == "stopped"
+    listed = json.loads(pm2.pm2("jlist").strip().splitlines()[-1])
+    statuses = [a["pm2_env"]["status"] for a in listed]
+    assert statuses == ["online", "online"]
