@@ -66,8 +66,8 @@ class HostRun:
             while pending or running:
                 while self._start_ready(pending, running, pool, conn, limit):
                     pass
-                if not running:
-                    break
+                if not running and pending:  # a plan is acyclic: this is a bug, not input
+                    raise RuntimeError(f"steps that can never start: {sorted(pending)}")
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._finish(running.pop(future), future.result())

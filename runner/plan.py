@@ -79,11 +79,24 @@ def build(root: Playbook, known_vars: Iterable[str] | None = ()) -> Plan:
     known = None if known_vars is None else set(known_vars)
     digest = plancache.digest(repr(books), repr(sorted(known) if known is not None else None))
     cached = plancache.read(digest, set(nodes))
-    if cached is not None:
+    if cached is not None and _consistent(nodes, *cached):
         return Plan(root, books, nodes, *cached)
     order, preds = _validated(books, nodes, known)
     plancache.write(digest, order, preds)
     return Plan(root, books, nodes, order, preds)
+
+
+def _consistent(nodes: dict[Key, Node], order: tuple[Key, ...],
+                preds: Mapping[Key, tuple[Key, ...]]) -> bool:
+    """A remembered plan matches these steps' needs and lists every need before its step."""
+    position = {key: index for index, key in enumerate(order)}
+    for key, node in nodes.items():
+        needs = preds.get(key, ())
+        if {n[1] for n in needs} != set(node.step.needs) or any(n[0] != key[0] for n in needs):
+            return False
+        if any(position[n] >= position[key] for n in needs):
+            return False
+    return len(position) == len(nodes)
 
 
 def _validated(books: tuple[Playbook, ...], nodes: dict[Key, Node],

@@ -67,3 +67,19 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path, cache: Path) -> None:
     assert urs("run", str(book)).returncode == 0
     assert plancache.read(entry.stem, {("", "a")}) == ((("", "a"),), {("", "a"): ()})
     assert plancache.read(entry.stem, {("", "other")}) is None
+
+
+def test_a_tampered_entry_that_contradicts_the_playbook_is_not_used(tmp_path: Path,
+                                                                    cache: Path) -> None:
+    import json
+
+    book = write(tmp_path, "steps: [{name: a, run: 'true'}, {name: b, needs: a, run: 'true'}]")
+    assert urs("run", str(book)).returncode == 0
+    (entry,) = cache.glob("*.json")
+    # b before a, and a needing b: a cycle the playbook does not have
+    entry.write_text(json.dumps({"order": [["", "b"], ["", "a"]],
+                                 "preds": [["", "a", [["", "b"]]], ["", "b", []]]}))
+    out = urs("run", str(book), "--json")
+    assert out.returncode == 0
+    finished = [json.loads(x)["step"] for x in out.stdout.splitlines() if "step_finished" in x]
+    assert finished == ["a", "b"]
