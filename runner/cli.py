@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner import __version__
+from runner.connection import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy
 
 if TYPE_CHECKING:  # the stages are imported by the commands that need them
     from runner.inventory import Host, Inventory
     from runner.modules import Module
     from runner.plan import Plan
+    from runner.store import OutcomeStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CODES = """\b
@@ -113,7 +115,7 @@ def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[
               help="Wait this long for an overlapping run to end (default: skip at once).")
 @click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path),
               help="known_hosts file for SSH host keys (default: the user's).")
-@click.option("--host-key-policy", type=click.Choice(["strict", "accept-new", "off"]),
+@click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
               default="strict", show_default=True, help="What to do with unknown host keys.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the output of every step.")
 @_guard
@@ -193,7 +195,7 @@ def list_playbooks() -> None:
     click.echo(views.playbook_list(found))
 
 
-def _open_store(store: Path | None) -> Any:
+def _open_store(store: Path | None) -> OutcomeStore:
     from runner.store import SQLiteStore, default_path
 
     return SQLiteStore(store or default_path())
@@ -266,9 +268,10 @@ def main() -> None:
     try:
         cli(prog_name="urs")
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if exc.code is not None and not isinstance(exc.code, int):
-            click.echo(str(exc.code), err=True)
+        code = 0 if exc.code is None else exc.code
+        if not isinstance(code, int):  # sys.exit("message")
+            click.echo(str(code), err=True)
+            code = 1
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 KILL_GRACE_S = 1.0
+HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 
 
 @dataclass(frozen=True)

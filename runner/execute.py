@@ -9,12 +9,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from runner.context import RunContext, RunState
-from runner.events import HostFinished, RunFinished, RunStarted
+from runner.events import RunFinished, RunStarted
 from runner.host import HostRun
 from runner.inventory import Host
 from runner.model import HostResult, Playbook, RunResult, Status
-
-__all__ = ["RunContext", "execute"]
 
 
 def execute(ctx: RunContext) -> RunResult:
@@ -65,8 +63,4 @@ def _run_batch(ctx: RunContext, state: RunState,
         state.cancel_all()
         pool.shutdown(wait=True, cancel_futures=True)
     pool.shutdown(wait=True)
-    results = [f.result() for f in futures if not f.cancelled()]
-    if interrupted:  # HostRun does not announce a host it was interrupted on
-        for result in results:
-            ctx.bus.emit(HostFinished(result))
-    return results, interrupted
+    return [f.result() for f in futures if not f.cancelled()], interrupted

@@ -119,6 +119,16 @@ class Field:
         return None
 
 
+def with_defaults(fields: Mapping[str, Field], args: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments with each missing or empty one (a template that rendered to "") set to its
+    field's default, so modules read `args[key]` and never repeat a default."""
+    filled = dict(args)
+    for key, field in fields.items():
+        if field.default is not None and filled.get(key) in (None, ""):
+            filled[key] = field.default
+    return filled
+
+
 def as_list(value: object) -> list[Any]:
     if value is None:
         return []

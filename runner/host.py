@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
@@ -27,7 +26,8 @@ class HostRun:
 
     def __init__(self, ctx: RunContext, state: RunState, host: Host) -> None:
         self.ctx, self.state, self.host = ctx, state, host
-        names = {b.name for b, hosts in _books_for(ctx) if host in hosts}
+        names = {book for book, hosts in ctx.targets.items()
+                 if any(h.name == host.name for h in hosts)}
         self.nodes = [n for n in ctx.plan.nodes.values() if n.book.name in names]
         self.results: dict[Key, StepResult] = {}
         self.steps_vars: dict[str, dict[str, Any]] = {name: {} for name in names}
@@ -54,8 +54,7 @@ class HostRun:
     def _done(self, unreachable: str) -> HostResult:
         ordered = [self.results[n.key] for n in self.nodes if n.key in self.results]
         result = HostResult(self.host.name, tuple(ordered), unreachable)
-        if not self.ctx.cancel.is_set():
-            self.ctx.bus.emit(HostFinished(result))
+        self.ctx.bus.emit(HostFinished(result))
         return result
 
     def _schedule(self, conn: Connection) -> None:
@@ -152,26 +151,20 @@ class HostRun:
         return Become(str(user))
 
     def _context(self, book: Playbook) -> dict[str, Any]:
-        """Template variables for a playbook's steps on this host (steps results live)."""
+        """Template variables for a playbook's steps on this host, built once."""
         if book.name not in self.contexts:
-            self.contexts[book.name] = build_context(self.ctx, self.host, book,
-                                                     self.steps_vars[book.name])
+            self.contexts[book.name] = build_context(self.ctx, self.host, book)
         return self.contexts[book.name]
 
     def _finish(self, node: Node, result: StepResult) -> None:
         self.results[node.key] = result
-        scope = self.steps_vars.setdefault(node.book.name, {})
+        scope = self.steps_vars[node.book.name]
         scope[node.step.name] = scope[node.step.name.replace("-", "_")] = result.as_vars()
         shown = self.ctx.redactor.result(result, hide_all=node.step.no_log)
         self.ctx.bus.emit(StepFinished(shown, node.label))
 
 
-def _books_for(ctx: RunContext) -> list[tuple[Playbook, tuple[Host, ...]]]:
-    return [(b, ctx.targets.get(b.name, ())) for b in ctx.plan.books]
-
-
-def build_context(ctx: RunContext, host: Host, book: Playbook,
-                  steps: Mapping[str, Any]) -> dict[str, Any]:
+def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]:
     """Playbook defaults < inventory vars < playbook vars < secrets < -e, with Ansible's
     magic variables."""
     inv = ctx.inventory
@@ -179,7 +172,7 @@ def build_context(ctx: RunContext, host: Host, book: Playbook,
     for name, value in book.defaults.items():
         context[name] = render(value, context)
     context |= {
-        **host.vars, "steps": steps,
+        **host.vars,
         "inventory_hostname": host.name, "inventory_hostname_short": host.name.split(".")[0],
         "group_names": sorted(host.groups), "playbook_name": book.name,
         "groups": {g: inv.group_members(g) for g in inv.groups},

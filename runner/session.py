@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from runner.connection import Connection, Unreachable
+from runner.context import RunContext
 from runner.events import Bus, Observer
-from runner.execute import RunContext, execute
+from runner.execute import execute
 from runner.inventory import Host, Inventory
 from runner.local import LocalConnection
 from runner.lock import RunLock
@@ -20,7 +21,7 @@ from runner.modules import Module
 from runner.plan import Plan
 from runner.redact import Redactor, secret_values
 from runner.report import ConsoleReporter, JsonReporter
-from runner.store import SQLiteStore, default_path
+from runner.store import OutcomeStore, SQLiteStore, default_path
 
 SSH_KINDS = ("ssh", "smart", "paramiko")  # Ansible's names for an SSH connection
 
@@ -66,7 +67,7 @@ def run(plan: Plan, inventory: Inventory, targets: Mapping[str, tuple[Host, ...]
     store_path = options.store or default_path()
     lock = RunLock(store_path.parent / "locks", options.lock_key)
     lock.acquire(options.wait_s)
-    store = SQLiteStore(store_path)
+    store: OutcomeStore = SQLiteStore(store_path)
     try:
         reporter: Observer = JsonReporter() if options.as_json else \
             ConsoleReporter(verbose=options.verbose)

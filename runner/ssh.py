@@ -27,7 +27,6 @@ from fabric import Connection as FabricConnection
 from runner.connection import KILL_GRACE_S, Become, CommandResult, Unreachable
 from runner.inventory import Host
 
-POLICIES = ("strict", "accept-new", "off")
 DEFAULT_CONNECT_TIMEOUT = 10.0
 _POLL_S = 1.0
 

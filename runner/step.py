@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.connection import Become, Connection
+from runner.fields import with_defaults
 from runner.model import Action, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall
 from runner.templating import TemplateFailure, evaluate, render, text
@@ -36,6 +37,7 @@ class Outcome:
     skip: str = ""
     attempts: int = 1
     fields: Mapping[str, Any] | None = None
+    recovery_ran: bool = False  # a later attempt that passes at once still counts as recovered
 
 
 def execute(call: StepCall) -> StepResult:
@@ -88,8 +90,7 @@ def _attempts(call: StepCall) -> Outcome:
     while True:
         attempt += 1
         outcome = _attempt(call)
-        recovered = recovered or outcome.status is Status.RECOVERED or bool(
-            outcome.fields and outcome.fields.get("recovery_ran"))
+        recovered = recovered or outcome.recovery_ran
         if outcome.status is not Status.FAILED or attempt > retry.retries:
             break
         if call.cancel.wait(retry.wait_before(attempt + 1)):
@@ -127,13 +128,14 @@ def _check(call: StepCall) -> Outcome:
     fixed = perform(call, step.recover, Mode.APPLY)
     if not fixed.ok:
         return Outcome(Status.FAILED, fixed, f"recovery failed: {fixed.reason}",
-                       fields={**fixed.fields, "recovery_ran": True})
+                       fields=fixed.fields, recovery_ran=True)
     again = perform(call, step.action, Mode.CHECK)
-    fields = {**again.fields, **fixed.fields, "recovery_ran": True}  # what recovery did wins
+    fields = {**again.fields, **fixed.fields}  # what the recovery did wins
     if again.ok:
-        return Outcome(Status.RECOVERED, again, f"recovered: {first.reason}", fields=fields)
+        return Outcome(Status.RECOVERED, again, f"recovered: {first.reason}", fields=fields,
+                       recovery_ran=True)
     return Outcome(Status.FAILED, again, f"still failing after recovery: {again.reason}",
-                   fields=fields)
+                   fields=fields, recovery_ran=True)
 
 
 def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
@@ -146,6 +148,7 @@ def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
         return _shell(call, text(args["cmd"]), env, cwd)
     module = call.modules[action.module]
     args = {k: module.fields[k].coerce(v) if k in module.fields else v for k, v in args.items()}
+    args = with_defaults(module.fields, args)
     problem = _arg_problem(module, args)
     if problem:
         return ActionResult(False, reason=f"{action.module}: {problem}")

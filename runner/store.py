@@ -59,9 +59,6 @@ class OutcomeStore(Protocol):
 
     def latest(self, playbook: str | None = None) -> list[dict[str, Any]]: ...
 
-    def step_history(self, playbook: str, host: str, step: str,
-                     limit: int = 50) -> list[dict[str, Any]]: ...
-
     def close(self) -> None: ...
 
 
@@ -192,13 +189,6 @@ class SQLiteStore:
             "SELECT s.* FROM step_outcomes s JOIN (SELECT MAX(id) AS id FROM step_outcomes "  # noqa: S608
             f"GROUP BY playbook, host, step) m ON s.id = m.id {where} "
             "ORDER BY s.playbook, s.host, s.started_at, s.id", (playbook,) if playbook else ())
-        return [_step_row(r) for r in rows]
-
-    def step_history(self, playbook: str, host: str, step: str,
-                     limit: int = 50) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT * FROM step_outcomes WHERE playbook = ? AND host = ? AND step = ? "
-            "ORDER BY id DESC LIMIT ?", (playbook, host, step, limit))
         return [_step_row(r) for r in rows]
 
     def close(self) -> None:

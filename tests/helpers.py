@@ -16,8 +16,9 @@ from typing import Any
 
 from runner import load, plan
 from runner.connection import Become, CommandResult, Connection
+from runner.context import RunContext
 from runner.events import Bus, Event, StepFinished
-from runner.execute import RunContext, execute
+from runner.execute import execute
 from runner.inventory import Host, Inventory, implicit
 from runner.local import LocalConnection
 from runner.model import RunResult, StepResult

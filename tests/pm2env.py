@@ -9,11 +9,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 
 APPS = ROOT / "tests" / "data" / "pm2"
 DEFAULT_PM2 = Path.home() / ".cache" / "urs-test" / "pm2-7.0.4" / "node_modules" / ".bin" / "pm2"
@@ -73,12 +72,8 @@ class PM2Env:
             Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
     def wait_status(self, name: str, status: str, deadline_s: float = 30.0) -> None:
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            if self.jlist().get(name, {}).get("status") == status:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"{name} never became {status}: {self.jlist()}")
+        if not wait_for(lambda: self.jlist().get(name, {}).get("status") == status, deadline_s):
+            raise AssertionError(f"{name} never became {status}: {self.jlist()}")
 
     def crash_everything(self) -> None:
         """SIGKILL the daemon and its apps, as a reboot or the OOM killer would."""
@@ -87,9 +82,7 @@ class PM2Env:
         for pid in [*pids, *([daemon] if daemon else [])]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while self.daemon_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not self.daemon_alive(), 10.0)
 
     def ecosystem(self, name: str, apps: list[tuple[str, str]]) -> Path:
         entries = ", ".join(

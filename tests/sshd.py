@@ -12,9 +12,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers import wait_for
 
 SSHD = "/usr/sbin/sshd"
 
@@ -156,16 +157,18 @@ def _config(host: SSHHost, env: dict[str, str]) -> str:
     ])
 
 
+def _answers(host: SSHHost) -> bool:
+    """sshd greets with its banner; an sshd that exited is an error, not a wait."""
+    if host.process is not None and host.process.poll() is not None:
+        log = (host.folder / "sshd.log").read_text(errors="replace")
+        raise RuntimeError(f"sshd for {host.name} exited: {log}")
+    try:
+        with socket.create_connection((host.address, host.port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
 def _wait_ready(host: SSHHost, deadline_s: float = 20.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if host.process is not None and host.process.poll() is not None:
-            log = (host.folder / "sshd.log").read_text(errors="replace")
-            raise RuntimeError(f"sshd for {host.name} exited: {log}")
-        try:
-            with socket.create_connection((host.address, host.port), timeout=1) as sock:
-                if sock.recv(64).startswith(b"SSH-"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"sshd for {host.name} not ready in {deadline_s}s")
+    if not wait_for(lambda: _answers(host), deadline_s):
+        raise RuntimeError(f"sshd for {host.name} not ready in {deadline_s}s")

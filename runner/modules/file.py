@@ -36,7 +36,7 @@ class File:
 
 
 def _judge(args: Mapping[str, Any], path: str, parts: list[str]) -> ActionResult:
-    state = str(args.get("state") or "present")
+    state = str(args["state"])
     if not parts:
         ok = state == "absent"
         return ActionResult(ok, stdout=f"{path} is absent",

@@ -42,7 +42,7 @@ class HTTP:
 
 def _judge(args: Mapping[str, Any], status: int, body: str, latency: float,
            fields: Mapping[str, object]) -> ActionResult:
-    accepted = args.get("status", [200])
+    accepted = args["status"]
     accepted = accepted if isinstance(accepted, list) else [accepted]
     problems = []
     if status not in accepted:
@@ -62,7 +62,7 @@ def _local(args: Mapping[str, Any], timeout: float) -> tuple[int, str, float, st
 
     headers = {str(k): str(v) for k, v in (args.get("headers") or {}).items()}
     request = urllib.request.Request(  # noqa: S310 - the URL is the playbook's to choose
-        str(args["url"]), method=str(args.get("method") or "GET"), headers=headers
+        str(args["url"]), method=str(args["method"]), headers=headers
     )
     start = time.monotonic()
     try:
@@ -83,7 +83,7 @@ def _remote(call: ModuleCall, timeout: float) -> tuple[int, str, float, str]:
         f"-H {shlex.quote(f'{k}: {v}')}" for k, v in (args.get("headers") or {}).items()
     )
     command = (
-        f"curl -sS -X {shlex.quote(str(args.get('method') or 'GET'))} {headers} "
+        f"curl -sS -X {shlex.quote(str(args['method']))} {headers} "
         f"-m {timeout:g} -w '\\n%{{http_code}} %{{time_total}}' {shlex.quote(str(args['url']))}"
     )
     res = call.connection.run(command, timeout=timeout + 5)

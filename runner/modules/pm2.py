@@ -29,10 +29,10 @@ class PM2Host:
 
     def __init__(self, call: ModuleCall) -> None:
         self.call = call
-        self.bin = str(call.args.get("pm2_bin") or "pm2")
+        self.bin = str(call.args["pm2_bin"])
         home = call.args.get("pm2_home")
         self.home = str(home) if home else None
-        self.settle = parse_duration(call.args.get("settle", "2s")) or 0.0
+        self.settle = parse_duration(call.args["settle"]) or 0.0
 
     def sh(self, script: str) -> ActionResult:
         prefix = f"export PM2_HOME={shlex.quote(self.home)}; " if self.home else ""
@@ -75,8 +75,8 @@ class PM2Host:
 
 
 def wanted(call: ModuleCall, state: State) -> list[str]:
-    apps = call.args.get("apps", "all")
-    if apps in (None, "all", ["all"]):
+    apps = call.args["apps"]
+    if apps in ("all", ["all"]):
         return state.names()
     return [str(a) for a in as_list(apps)]
 
@@ -134,20 +134,26 @@ class PM2:
     fields: Fields = {
         "state": Field("str", "present, alive, online or saved", default="online",
                        choices=("present", "alive", "online", "saved")),
-        "apps": Field("names", "app names, or all (default)"),
+        "apps": Field("names", "app names, or all (default)", default="all"),
         "ecosystem": Field("str", "the primary ecosystem file, started when no dump is usable"),
         "fallback_ecosystem": Field("str", "started when the primary one is missing or fails"),
-        "max_restart_attempts": Field("int", "restarts of one app before giving up", minimum=1),
-        "restart_delay": Field("duration", "wait after the first failed restart; doubles"),
-        "settle": Field("duration", "how long an app must stay online to count as recovered"),
+        "max_restart_attempts": Field("int", "restarts of one app before giving up", minimum=1,
+                                      default=3),
+        "restart_delay": Field("duration", "wait after the first failed restart; doubles",
+                               default="1s"),
+        "settle": Field("duration", "how long an app must stay online to count as recovered",
+                        default="2s"),
         "max_memory_mb": Field("number", "memory limit per app, in MB", minimum=0),
         "max_cpu": Field("number", "CPU limit per app, in percent", minimum=0),
         "max_restarts": Field("int", "restart count limit per app", minimum=0),
         "max_unstable_restarts": Field("int", "unstable restart limit per app", minimum=0),
         "limits": Field("mapping", "per-app limits: {app: {max_memory_mb: 512, ...}}"),
-        "auto_recovery": Field("bool", "false: apply only reports what it would do"),
-        "required": Field("bool", "state present: false lets a host without pm2 pass"),
-        "pm2_bin": Field("str", "the pm2 command (default: pm2 on the host's PATH)"),
+        "auto_recovery": Field("bool", "false: apply only reports what it would do",
+                               default=True),
+        "required": Field("bool", "state present: false lets a host without pm2 pass",
+                          default=True),
+        "pm2_bin": Field("str", "the pm2 command (default: pm2 on the host's PATH)",
+                         default="pm2"),
         "pm2_home": Field("str", "PM2_HOME (default: the host's, else ~/.pm2)"),
     }
 
@@ -157,9 +163,9 @@ class PM2:
         host = PM2Host(call)
         try:
             state = host.state()
-            if call.mode is Mode.CHECK or call.args.get("state") == "present":
+            if call.mode is Mode.CHECK or call.args["state"] == "present":
                 return self._check(call, host, state)
-            if call.args.get("auto_recovery") is False:
+            if not call.args["auto_recovery"]:
                 res = self._check(call, host, state)
                 return res if res.ok else ActionResult(
                     False, reason=f"{res.reason} (auto recovery is off)", fields=res.fields)
@@ -168,10 +174,10 @@ class PM2:
             return ActionResult(False, reason=f"pm2: {exc}")
 
     def _check(self, call: ModuleCall, host: PM2Host, state: State) -> ActionResult:
-        kind = call.args.get("state") or "online"
+        kind = call.args["state"]
         if kind == "present":
             fields = {"installed": state.installed}
-            if state.installed or call.args.get("required") is False:
+            if state.installed or not call.args["required"]:
                 text = "pm2 is installed" if state.installed else "pm2 is not installed here"
                 return ActionResult(True, stdout=text, fields=fields)
             return ActionResult(False, reason="pm2 is not installed (not found on PATH)",

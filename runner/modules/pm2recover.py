@@ -23,7 +23,7 @@ VERIFY_S = 30.0
 
 
 def apply(host: PM2Host, state: State) -> ActionResult:
-    kind = host.call.args.get("state") or "online"
+    kind = host.call.args["state"]
     if kind == "saved":
         return save(host, state)
     revived = revive(host, state)
@@ -131,8 +131,8 @@ def _start_missing(host: PM2Host, name: str) -> str:
 
 def _restart(host: PM2Host, pm_id: int, name: str) -> tuple[int, bool]:
     args = host.call.args
-    limit = int(args.get("max_restart_attempts") or 3)
-    delay = parse_duration(args.get("restart_delay", "1s")) or 0.0
+    limit = int(args["max_restart_attempts"])
+    delay = parse_duration(args["restart_delay"]) or 0.0
     for attempt in range(1, limit + 1):
         host.pm2("restart", str(pm_id))
         ok, _ = host.stable([name], host.settle + 10.0)

@@ -20,18 +20,18 @@ class TCP:
     }
 
     def run(self, call: ModuleCall) -> ActionResult:
-        address = str(call.args.get("host") or "127.0.0.1")
+        address = str(call.args["host"])
         port = int(call.args["port"])
         timeout = call.timeout or 5.0
         if call.connection.is_local:
             is_open, latency, detail = _probe(address, port, timeout)
         else:
             is_open, latency, detail = _remote_probe(call, address, port, timeout)
-        want_open = (call.args.get("state") or "open") == "open"
+        want_open = call.args["state"] == "open"
         ok = is_open == want_open
         text = f"{address}:{port} is {'open' if is_open else 'closed'}"
         detail = f" ({detail})" if detail else ""
-        reason = "" if ok else f"{text}{detail}, expected {call.args.get('state') or 'open'}"
+        reason = "" if ok else f"{text}{detail}, expected {call.args['state']}"
         return ActionResult(ok, stdout=text, reason=reason,
                             fields={"open": is_open, "latency_s": round(latency, 4)})
 
