@@ -186,10 +186,9 @@ class SSHConnection:
                     self._groups.discard(group)
 
     def _group_of(self, out: bytearray) -> int | None:
-        line, found, _ = bytes(out).partition(b"\n")
-        if not found:
+        group = marker_group(out)
+        if group is None:
             return None
-        group = int(line.decode().removeprefix("URS:"))
         with self._lock:
             self._groups.add(group)
         return group
@@ -230,6 +229,15 @@ def _finished(channel: paramiko.Channel, out: bytearray, err: bytearray) -> bool
         err += channel.recv_stderr(65536)
     drained = not channel.recv_ready() and not channel.recv_stderr_ready()
     return bool(channel.exit_status_ready() and drained and channel.eof_received)
+
+
+def marker_group(out: bytes | bytearray) -> int | None:
+    """The process group the wrapper printed first, or None (not yet, or a login shell's
+    start-up files printed something first: then there is no group to kill)."""
+    line, found, _ = bytes(out).partition(b"\n")
+    if not found or not line.startswith(b"URS:") or not line[4:].isdigit():
+        return None
+    return int(line[4:])
 
 
 def _strip_marker(out: bytearray) -> str:
