@@ -13,7 +13,7 @@ from typing import Any
 # Names every template may use besides the playbook's variables.
 BUILTIN_NAMES = frozenset({
     "env", "steps", "inventory_hostname", "inventory_hostname_short", "group_names", "groups",
-    "hostvars", "playbook_name", "ansible_host", "check_mode",
+    "hostvars", "playbook_name", "check_mode",
 })
 _GUARDED = r"\b{name}\b\s*(?:is\s+(?:not\s+)?(?:defined|undefined)|\|\s*(?:default|d)\b)"
 

@@ -22,6 +22,7 @@ from runner.modules.pm2state import App, PM2Error, State, dump_names, parse_prob
 
 LIMITS = ("max_memory_mb", "max_cpu", "max_restarts", "max_unstable_restarts")
 POLL_S = 0.3
+NOT_INSTALLED = "pm2 is not installed (not found on PATH)"
 
 
 class PM2Host:
@@ -93,7 +94,7 @@ def limit_problems(app: App, limits: Mapping[str, Any]) -> list[str]:
 
 def check_online(call: ModuleCall, state: State) -> ActionResult:
     if not state.alive:
-        return _daemon_down(state)
+        return daemon_down(state)
     problems = []
     per_app = call.args.get("limits") or {}
     for name in wanted(call, state):
@@ -112,16 +113,16 @@ def check_online(call: ModuleCall, state: State) -> ActionResult:
                         fields={"apps": [a.summary() for a in state.apps]})
 
 
-def _daemon_down(state: State) -> ActionResult:
+def daemon_down(state: State) -> ActionResult:
     if not state.installed:
-        return ActionResult(False, reason="pm2 is not installed (not found on PATH)")
+        return ActionResult(False, reason=NOT_INSTALLED)
     return ActionResult(False, reason=f"the PM2 daemon is not running (pid {state.daemon_pid}, "
                         f"PM2_HOME {state.home})", fields={"apps": []})
 
 
 def check_saved(host: PM2Host, state: State) -> ActionResult:
     if not state.alive:
-        return _daemon_down(state)
+        return daemon_down(state)
     names = dump_names(host.read(f"{shlex.quote(state.home)}/dump.pm2") or "") or []
     missing = [a.name for a in state.apps if a.name not in names]
     reason = f"dump.pm2 lacks {', '.join(missing)}" if missing else ""
@@ -180,12 +181,11 @@ class PM2:
             if state.installed or not call.args["required"]:
                 text = "pm2 is installed" if state.installed else "pm2 is not installed here"
                 return ActionResult(True, stdout=text, fields=fields)
-            return ActionResult(False, reason="pm2 is not installed (not found on PATH)",
-                                fields=fields)
+            return ActionResult(False, reason=NOT_INSTALLED, fields=fields)
         if kind == "alive":
             if state.alive:
                 return ActionResult(True, stdout=f"PM2 daemon alive (pid {state.daemon_pid})")
-            return _daemon_down(state)
+            return daemon_down(state)
         if kind == "saved":
             return check_saved(host, state)
         return check_online(call, state)

@@ -16,7 +16,7 @@ from typing import Any
 
 from runner.fields import parse_duration
 from runner.modules import ActionResult
-from runner.modules.pm2 import PM2Host, check_online, check_saved, wanted
+from runner.modules.pm2 import PM2Host, check_online, check_saved, daemon_down, wanted
 from runner.modules.pm2state import State, dump_names
 
 VERIFY_S = 30.0
@@ -41,7 +41,7 @@ def revive(host: PM2Host, state: State) -> ActionResult:
     if state.alive:
         return ActionResult(True, stdout=f"PM2 daemon alive (pid {state.daemon_pid})")
     if not state.installed:
-        return ActionResult(False, reason="pm2 is not installed (not found on PATH)")
+        return daemon_down(state)
     tried: list[str] = []
     dump = f"{shlex.quote(state.home)}/dump.pm2"
     names = dump_names(host.read(dump) or "")
