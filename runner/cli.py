@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner import __version__
-from runner.connection import HOST_KEY_POLICIES
+from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy
 
 if TYPE_CHECKING:  # the stages are imported by the commands that need them
     from runner.inventory import Host, Inventory
     from runner.modules import Module
     from runner.plan import Plan
-    from runner.store import OutcomeStore
+    from runner.record.store import OutcomeStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CODES = """\b
@@ -127,17 +127,17 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
 
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
     """
-    from runner import session
+    from runner import pipeline
 
     loaded = _load(playbooks, inventories, extra, limit)
-    options = session.Options(
+    options = pipeline.Options(
         forks=forks, check_mode=check_mode, tags=_names(tags), skip_tags=_names(skip_tags),
         as_json=as_json, store=store, wait_s=wait_s, known_hosts=known_hosts,
         host_key_policy=host_key_policy, verbose=verbose, run_id=uuid.uuid4().hex,
         lock_key=" ".join(playbooks) + " -i " + ",".join(inventories),
     )
     signal.signal(signal.SIGTERM, _interrupt)
-    result = session.run(loaded.plan, loaded.inventory, loaded.targets, loaded.extra,
+    result = pipeline.run(loaded.plan, loaded.inventory, loaded.targets, loaded.extra,
                          loaded.modules, options)
     sys.exit(result.exit_code)
 
@@ -169,8 +169,9 @@ def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple
 @_guard
 def graph(playbook: str, fmt: str) -> None:
     """Show a playbook's step graph (text, Graphviz dot or Mermaid)."""
-    from runner import load, plan, views
+    from runner import load, plan
     from runner.modules import registry
+    from runner.report import views
 
     book = load.load([playbook], {k: m.fields for k, m in registry().items()})
     # variables may come from an inventory not given here: check template syntax only
@@ -180,8 +181,9 @@ def graph(playbook: str, fmt: str) -> None:
 @cli.command(name="list")
 def list_playbooks() -> None:
     """List playbooks: the project's (./playbooks) and the built-in ones."""
-    from runner import load, views
+    from runner import load
     from runner.modules import registry
+    from runner.report import views
 
     fields = {k: m.fields for k, m in registry().items()}
     builtin = load.builtin_dir().resolve()
@@ -196,7 +198,7 @@ def list_playbooks() -> None:
 
 
 def _open_store(store: Path | None) -> OutcomeStore:
-    from runner.store import SQLiteStore, default_path
+    from runner.record.store import SQLiteStore, default_path
 
     return SQLiteStore(store or default_path())
 
@@ -211,7 +213,7 @@ def _open_store(store: Path | None) -> OutcomeStore:
 def history(run_id: str | None, playbook: str | None, limit: int, as_json: bool,
             store: Path | None) -> None:
     """Past runs, newest first; with RUN_ID (or a prefix), that run's steps."""
-    from runner import views
+    from runner.report import views
 
     db = _open_store(store)
     if run_id is None:
@@ -231,7 +233,7 @@ def history(run_id: str | None, playbook: str | None, limit: int, as_json: bool,
 @_guard
 def status(playbook: str | None, as_json: bool, store: Path | None) -> None:
     """The latest outcome of every playbook, host and step."""
-    from runner import views
+    from runner.report import views
 
     click.echo(views.status(_open_store(store).latest(playbook), as_json))
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from runner import load, plan
-from runner.connection import Become, CommandResult, Connection
-from runner.context import RunContext
+from runner.connections import Become, CommandResult, Connection
+from runner.connections.local import LocalConnection
 from runner.events import Bus, Event, StepFinished
 from runner.execute import execute
+from runner.execute.context import RunContext
 from runner.inventory import Host, Inventory, implicit
-from runner.local import LocalConnection
 from runner.model import RunResult, StepResult
 from runner.modules import registry
 from runner.redact import Redactor

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner import yamlfile
 from runner.errors import InputError, describe
 from runner.inventory import Inventory, implicit
 from runner.inventory.builder import Builder
 from runner.inventory.hostrange import split_port
 from runner.inventory.ini import read_ini
 from runner.inventory.yamlinv import read_yaml_inventory
+from runner.load import yamlfile
 
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 # what Ansible passes over in an inventory folder (INVENTORY_IGNORE_EXTS)

@@ -8,7 +8,7 @@ from typing import Any
 from runner.errors import InputError, describe, did_you_mean
 from runner.inventory.builder import Builder, CycleError
 from runner.inventory.hostrange import RangeError, expand, split_port
-from runner.yamlfile import Node
+from runner.load.yamlfile import Node
 
 SECTIONS = ("hosts", "vars", "children")
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runner.connection import Become, Connection
+from runner.connections import Become, Connection
 from runner.fields import Fields
 
 

@@ -223,7 +223,7 @@ def test_a_playbook_whose_hosts_match_nothing(tmp_path: Path, store: Path) -> No
 def test_retention_deletes_old_runs(tmp_path: Path) -> None:
     from runner.events import RunFinished, RunStarted
     from runner.model import RunResult
-    from runner.store import SQLiteStore
+    from runner.record.store import SQLiteStore
 
     db = SQLiteStore(tmp_path / "s.db", retention=1.0)
     now = time.time()

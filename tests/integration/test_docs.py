@@ -118,8 +118,8 @@ steps:
 
 
 def test_reference_documents_every_field() -> None:
+    from runner.load.schema import PLAYBOOK_FIELDS, STEP_FIELDS
     from runner.modules import registry
-    from runner.schema import PLAYBOOK_FIELDS, STEP_FIELDS
 
     text = (ROOT / "docs" / "playbooks.md").read_text()
     names = [*PLAYBOOK_FIELDS, *STEP_FIELDS, "run", "check", "recover"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from runner.connection import CommandResult
+from runner.connections import CommandResult
 from runner.model import Status
 from tests.helpers import Scripted, run_book, write
 

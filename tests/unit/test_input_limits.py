@@ -10,7 +10,7 @@ import pytest
 def test_huge_and_undecodable_files_are_input_errors(tmp_path: Path) -> None:
     from runner.errors import InputError
     from runner.inventory.sources import load_inventory
-    from runner.yamlfile import MAX_BYTES, read
+    from runner.load.yamlfile import MAX_BYTES, read
 
     huge = tmp_path / "huge.yml"
     huge.write_text("steps:\n" + "  - {name: x, run: 'true'}\n" * (MAX_BYTES // 20))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import plancache
+from runner.plan import cache as plancache
 from tests.helpers import ROOT, urs, write
 
 

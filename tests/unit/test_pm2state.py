@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runner.modules.pm2state import (
+from runner.modules.pm2.state import (
     MARK,
     STATUSES,
     App,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runner.connection import Become
-from runner.ssh import marker_group, wrap
+from runner.connections import Become
+from runner.connections.ssh import marker_group, wrap
 
 
 def test_wrap_quotes_everything_and_execs_the_step_shell() -> None:

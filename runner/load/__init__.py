@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from runner import yamlfile
 from runner.errors import InputError, Problem, did_you_mean
 from runner.fields import Fields
 from runner.inventory import Inventory
+from runner.load import yamlfile
+from runner.load.schema import build_playbook
 from runner.model import Playbook
-from runner.schema import build_playbook
 
 SUFFIXES = (".yml", ".yaml")
 T = TypeVar("T")

@@ -9,15 +9,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
 
-from runner.connection import Become, Connection, Unreachable
-from runner.context import RunContext, RunState
+from runner.connections import Become, Connection, Unreachable
 from runner.events import HostFinished, StepFinished, StepStarted
+from runner.execute.context import RunContext, RunState
+from runner.execute.step import StepCall
+from runner.execute.step import execute as execute_step
 from runner.inventory import Host
 from runner.model import HostResult, Playbook, Status, StepResult
 from runner.plan import Key, Node
 from runner.redact import secret_values
-from runner.step import StepCall
-from runner.step import execute as execute_step
 from runner.templating import TemplateFailure, render
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.connection import Connection
+from runner.connections import Connection
 from runner.events import Bus
 from runner.inventory import Host, Inventory
 from runner.model import StepResult

@@ -16,8 +16,9 @@ from typing import Any
 
 from runner.fields import parse_duration
 from runner.modules import ActionResult
-from runner.modules.pm2 import PM2Host, check_online, check_saved, daemon_down, wanted
-from runner.modules.pm2state import State, dump_names
+from runner.modules.pm2.checks import check_online, check_saved, daemon_down, wanted
+from runner.modules.pm2.host import PM2Host
+from runner.modules.pm2.state import State, dump_names
 
 VERIFY_S = 30.0
 

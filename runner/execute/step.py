@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from runner.connection import Become, Connection
+from runner.connections import Become, Connection
 from runner.fields import with_defaults
 from runner.model import Action, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall

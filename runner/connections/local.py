@@ -11,7 +11,7 @@ import subprocess
 import threading
 from collections.abc import Mapping
 
-from runner.connection import KILL_GRACE_S, Become, CommandResult
+from runner.connections import KILL_GRACE_S, Become, CommandResult
 
 
 class LocalConnection:

@@ -33,7 +33,7 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
             return value
         from jinja2 import TemplateError, Undefined, UndefinedError
 
-        from runner.jinja import environment
+        from runner.templating.sandbox import environment
 
         try:
             result = environment().from_string(value).render(context)
@@ -55,7 +55,7 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> bool:
     """Evaluate a `when` expression to true or false."""
     from jinja2 import TemplateError, UndefinedError
 
-    from runner.jinja import environment
+    from runner.templating.sandbox import environment
 
     try:
         return bool(environment().compile_expression(expression)(**context))
@@ -92,7 +92,7 @@ def problems_in(source: str, known: Iterable[str] | None, is_expression: bool = 
         return []
     from jinja2 import TemplateSyntaxError, meta
 
-    from runner.jinja import environment
+    from runner.templating.sandbox import environment
 
     code = "{{ " + source + " }}" if is_expression else source
     try:

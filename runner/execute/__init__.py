@@ -1,5 +1,5 @@
 """Execute stage: hosts in parallel (bounded by forks, in `serial` batches), each host's
-steps run by `runner.host.HostRun`. Execution emits events and returns a RunResult; it never
+steps run by `runner.execute.host.HostRun`. Execution emits events and returns a RunResult; it never
 prints."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from runner.context import RunContext, RunState
 from runner.events import RunFinished, RunStarted
-from runner.host import HostRun
+from runner.execute.context import RunContext, RunState
+from runner.execute.host import HostRun
 from runner.inventory import Host
 from runner.model import HostResult, Playbook, RunResult, Status
 

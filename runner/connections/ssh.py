@@ -24,7 +24,7 @@ import paramiko
 from fabric import Config
 from fabric import Connection as FabricConnection
 
-from runner.connection import KILL_GRACE_S, Become, CommandResult, Unreachable
+from runner.connections import KILL_GRACE_S, Become, CommandResult, Unreachable
 from runner.inventory import Host
 
 DEFAULT_CONNECT_TIMEOUT = 10.0

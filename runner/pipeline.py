@@ -9,21 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.connection import Connection, Unreachable
-from runner.context import RunContext
+from runner.connections import Connector
+from runner.connections.local import LocalConnection
 from runner.events import Bus, Observer
 from runner.execute import execute
+from runner.execute.context import RunContext
 from runner.inventory import Host, Inventory
-from runner.local import LocalConnection
-from runner.lock import RunLock
 from runner.model import RunResult
 from runner.modules import Module
 from runner.plan import Plan
+from runner.record.lock import RunLock
+from runner.record.store import OutcomeStore, SQLiteStore, default_path
 from runner.redact import Redactor, secret_values
-from runner.report import ConsoleReporter, JsonReporter
-from runner.store import OutcomeStore, SQLiteStore, default_path
-
-SSH_KINDS = ("ssh", "smart", "paramiko")  # Ansible's names for an SSH connection
+from runner.report.console import ConsoleReporter
+from runner.report.jsonl import JsonReporter
 
 
 @dataclass(frozen=True)
@@ -42,25 +41,6 @@ class Options:
     verbose: bool = False
 
 
-class Connector:
-    """Makes each host's connection: local ones here, SSH ones through runner.ssh."""
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-
-    def __call__(self, host: Host) -> Connection:
-        if host.is_local:
-            return LocalConnection(host.name)
-        kind = str(host.vars.get("ansible_connection") or "ssh")
-        if kind not in SSH_KINDS:
-            raise Unreachable(f"{host.name}: ansible_connection '{kind}' is not supported "
-                              "(local or ssh)")
-        from runner.ssh import connect
-
-        return connect(host, known_hosts=self.options.known_hosts,
-                           policy=self.options.host_key_policy)
-
-
 def run(plan: Plan, inventory: Inventory, targets: Mapping[str, tuple[Host, ...]],
         extra_vars: Mapping[str, Any], modules: Mapping[str, Module],
         options: Options) -> RunResult:
@@ -76,7 +56,8 @@ def run(plan: Plan, inventory: Inventory, targets: Mapping[str, tuple[Host, ...]
         ctx = RunContext(
             run_id=options.run_id, plan=plan, inventory=inventory, targets=targets,
             modules=modules, bus=Bus([store, reporter]), redactor=redactor,
-            connect=Connector(options), local=LocalConnection("localhost"),
+            connect=Connector(options.known_hosts, options.host_key_policy),
+            local=LocalConnection("localhost"),
             extra_vars=extra_vars, check_mode=options.check_mode, tags=options.tags,
             skip_tags=options.skip_tags, forks=options.forks,
         )

@@ -8,8 +8,8 @@ from typing import Any
 
 from runner.errors import Problem, describe, did_you_mean
 from runner.fields import Field, Fields, as_list, parse_duration
+from runner.load.yamlfile import Node, Seq
 from runner.model import SHELL, Action, Playbook, Retry, Step
-from runner.yamlfile import Node, Seq
 
 PLAYBOOK_FIELDS: Fields = {
     "name": Field("str", "the playbook's name (default: the file's stem)"),

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from runner.errors import LockBusy
-from runner.store import private_dir
+from runner.record.store import private_dir
 
 POLL_S = 0.1
 

@@ -3,7 +3,7 @@
 Rejects self-dependencies, cycles (printed as a path `a -> b -> a`) and template problems
 before any host is touched. Ties between ready steps are broken by file order.
 
-A plan that passed is remembered (runner.plancache) by a digest of everything it was built
+A plan that passed is remembered (runner.plan.cache) by a digest of everything it was built
 from, so the next run of unchanged playbooks (cron's case) neither imports networkx nor
 parses templates again: it reuses the validated order and needs.
 """
@@ -14,11 +14,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runner import plancache
 from runner.errors import InputError, Problem, did_you_mean
 from runner.inventory import Host, Inventory
 from runner.inventory.patterns import select
 from runner.model import Playbook, Step
+from runner.plan import cache as plancache
 from runner.templating import problems_in, strings_in
 
 Key = tuple[str, str]  # (playbook name, step name)
