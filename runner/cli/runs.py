@@ -1,75 +1,25 @@
-"""The `urs` command: parses options, wires the pipeline together, maps errors to exit codes.
-
-cli -> load -> plan -> execute -> record -> report. Only this module and the reporter print.
-"""
+"""`urs run`, `urs check`, `urs graph`, `urs list`: playbooks loaded, planned and run."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner import __version__
+from runner.cli.app import cli, guard, inventory_options
 from runner.connections import HOST_KEY_POLICIES
-from runner.errors import InputError, LockBusy
+from runner.errors import InputError
 
-if TYPE_CHECKING:  # the stages are imported by the commands that need them
+if TYPE_CHECKING:
     from runner.inventory import Host, Inventory
     from runner.modules import Module
     from runner.plan import Plan
-    from runner.record.store import OutcomeStore
-
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_CODES = """\b
-Exit codes: 0 all passed; 1 a step failed; 2 invalid input or usage;
-3 skipped, another run holds the lock; 4 a host was unreachable; 130 interrupted."""
-
-
-def _guard(func: F) -> F:
-    """Expected errors become one line each on stderr and their exit code; bugs keep tracebacks."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except InputError as exc:
-            from runner.redact import Redactor, secret_values
-
-            redactor = Redactor(secret_values(dict(os.environ)))
-            for problem in exc.problems:
-                click.echo(redactor.text(f"error: {problem}"), err=True)
-            sys.exit(exc.exit_code)
-        except LockBusy as exc:
-            click.echo(f"skipped: {exc}", err=True)
-            sys.exit(LockBusy.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
-@click.version_option(__version__, prog_name="urs")
-def cli() -> None:
-    """urs runs health checks and automatic recovery written as YAML playbooks.
-
-    A playbook's steps form a graph; independent steps run in parallel, on this machine or
-    over SSH across an Ansible-compatible inventory, and every outcome is recorded.
-    """
-
-
-def _inventory_options(func: F) -> F:
-    func = click.option("-i", "--inventory", "inventories", multiple=True, metavar="INV",
-                        help="Inventory file, folder or 'h1,h2,' list (repeatable). "
-                             "Default: localhost.")(func)
-    return click.option("-e", "--extra-vars", "extra", multiple=True, metavar="VARS",
-                        help="key=value, @file.yml or JSON; wins over every other variable.")(func)
 
 
 @dataclass(frozen=True)
@@ -100,7 +50,7 @@ def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[
 
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True)
-@_inventory_options
+@inventory_options
 @click.option("-l", "--limit", metavar="PATTERN", help="Only hosts matching this pattern.")
 @click.option("--forks", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="Hosts run at once.")
@@ -118,7 +68,7 @@ def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[
 @click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
               default="strict", show_default=True, help="What to do with unknown host keys.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the output of every step.")
-@_guard
+@guard
 def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...],
         limit: str | None, forks: int, check_mode: bool, tags: str, skip_tags: str,
         as_json: bool, store: Path | None, wait_s: float, known_hosts: Path | None,
@@ -152,8 +102,8 @@ def _names(text: str) -> frozenset[str]:
 
 @cli.command()
 @click.argument("playbooks", nargs=-1, required=True)
-@_inventory_options
-@_guard
+@inventory_options
+@guard
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
     loaded = _load(playbooks, inventories, extra, None)
@@ -166,7 +116,7 @@ def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple
 @click.argument("playbook")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid"]), default="text",
               show_default=True)
-@_guard
+@guard
 def graph(playbook: str, fmt: str) -> None:
     """Show a playbook's step graph (text, Graphviz dot or Mermaid)."""
     from runner import load, plan
@@ -197,83 +147,3 @@ def list_playbooks() -> None:
     click.echo(views.playbook_list(found))
 
 
-def _open_store(store: Path | None) -> OutcomeStore:
-    from runner.record.store import SQLiteStore, default_path
-
-    return SQLiteStore(store or default_path())
-
-
-@cli.command()
-@click.argument("run_id", required=False)
-@click.option("-p", "--playbook", help="Only runs of this playbook.")
-@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path))
-@_guard
-def history(run_id: str | None, playbook: str | None, limit: int, as_json: bool,
-            store: Path | None) -> None:
-    """Past runs, newest first; with RUN_ID (or a prefix), that run's steps."""
-    from runner.report import views
-
-    db = _open_store(store)
-    if run_id is None:
-        click.echo(views.history(db.runs(limit, playbook), as_json))
-        return
-    matches = [r for r in db.runs(100_000, playbook) if r["id"].startswith(run_id)]
-    if len(matches) != 1:
-        raise InputError.one("history", None, "RUN_ID", "one recorded run",
-                             f"{len(matches)} runs starting with '{run_id}'")
-    click.echo(views.run_detail(matches[0], db.run_steps(matches[0]["id"]), as_json))
-
-
-@cli.command()
-@click.option("-p", "--playbook", help="Only this playbook.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per step outcome.")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path))
-@_guard
-def status(playbook: str | None, as_json: bool, store: Path | None) -> None:
-    """The latest outcome of every playbook, host and step."""
-    from runner.report import views
-
-    click.echo(views.status(_open_store(store).latest(playbook), as_json))
-
-
-@cli.command()
-@click.option("-i", "--inventory", "inventories", multiple=True, metavar="INV",
-              help="Inventory file, folder or 'h1,h2,' list (repeatable). Default: localhost.")
-@click.option("--list", "as_list", is_flag=True, help="JSON, as `ansible-inventory --list`.")
-@click.option("--graph", "as_graph", is_flag=True, help="The group tree.")
-@click.option("--host", help="One host's variables, as JSON.")
-@_guard
-def inventory(inventories: tuple[str, ...], as_list: bool, as_graph: bool,
-              host: str | None) -> None:
-    """Show the inventory as resolved: groups, hosts and their merged variables."""
-    import json
-
-    from runner.inventory import listing
-    from runner.inventory.sources import load_inventory
-
-    inv = load_inventory(inventories)
-    if host is not None:
-        if host not in inv.hosts:
-            raise InputError.one("--host", None, "", "a host of the inventory", repr(host))
-        click.echo(json.dumps(dict(inv.hosts[host].vars), sort_keys=True, indent=4, default=str))
-    elif as_graph:
-        click.echo(listing.as_graph(inv))
-    else:
-        click.echo(listing.as_list(inv))
-
-
-def main() -> None:
-    """Run the CLI, then leave without the interpreter's teardown of every imported module
-    (networkx alone adds ~0.1 s of it): the store and connections are closed by then."""
-    try:
-        cli(prog_name="urs")
-    except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code
-        if not isinstance(code, int):  # sys.exit("message")
-            click.echo(str(code), err=True)
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
