@@ -72,3 +72,11 @@ def describe(value: object) -> str:
         return f"{str(value).lower()} (a boolean)"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Interrupted(Exception):
+    """The run was cancelled (Ctrl-C, SIGTERM, the run's deadline) while a step waited."""
+
+
+class DeadlineExceeded(Exception):
+    """A step's attempt ran past its timeout while a module waited or rendered."""

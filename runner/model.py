@@ -14,8 +14,10 @@ class Status(enum.StrEnum):
     OK = "ok"
     CHANGED = "changed"
     RECOVERED = "recovered"
-    FAILED = "failed"
+    FAILED = "failed"  # the thing checked is broken
+    ERROR = "error"  # the check itself broke: never followed by recover
     SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C, SIGTERM or the run's deadline
     UNREACHABLE = "unreachable"
 
 

@@ -9,11 +9,14 @@ See docs/extending.md.
 from __future__ import annotations
 
 import enum
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runner.connections import Become, Connection
+from runner.errors import DeadlineExceeded, Interrupted
 from runner.fields import Fields
 
 
@@ -46,11 +49,33 @@ class ModuleCall:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     become: Become | None = None
+    deadline: float | None = None  # time.monotonic() by which the attempt must end
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the attempt's deadline (None: no deadline); raises
+        `Interrupted` once the run is cancelled and `DeadlineExceeded` once time is up."""
+        if self.cancel.is_set():
+            raise Interrupted("interrupted")
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(f"timed out after {self.timeout or 0:g}s")
+        return left
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but never past the deadline, and wake at once when the run is cancelled."""
+        left = self.remaining()
+        if self.cancel.wait(seconds if left is None else min(seconds, left)):
+            raise Interrupted("interrupted")
+        self.remaining()
 
     def sh(self, command: str) -> ActionResult:
-        """Run a shell command on the host with the step's env, cwd, timeout and become."""
+        """Run a shell command on the host with the step's env, cwd and become, within what is
+        left of the attempt's deadline."""
         res = self.connection.run(
-            command, env=self.env, cwd=self.cwd, timeout=self.timeout, become=self.become
+            command, env=self.env, cwd=self.cwd, timeout=self.remaining(), become=self.become
         )
         reason = "" if res.rc == 0 else f"{command.split(maxsplit=1)[0]}: {res.reason}"
         return ActionResult(res.rc == 0 and not res.timed_out, res.rc, res.stdout, res.stderr,
