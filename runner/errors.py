@@ -48,6 +48,12 @@ class InputError(Exception):
         return cls([Problem(file, line, field, expected, found, hint)])
 
 
+class StoreError(Exception):
+    """The outcome store cannot be opened or used (not a database, no permission, ...)."""
+
+    exit_code = 5
+
+
 class LockBusy(Exception):
     """Another run of the same playbooks and inventory holds the lock."""
 

@@ -3,8 +3,10 @@ execution itself never prints."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,13 +58,55 @@ class Observer(Protocol):
 
 
 class Bus:
-    """Hands each event to every observer in turn, one event at a time."""
+    """Hands each event to every observer, in order, from one dispatcher thread, so a slow or
+    failing observer never stalls or stops a step. An observer that raises is reported once
+    (through `on_failure`) and still gets the later events: a store that was locked for a
+    moment records the rest of the run."""
 
-    def __init__(self, observers: Sequence[Observer]) -> None:
+    def __init__(self, observers: Sequence[Observer],
+                 on_failure: Callable[[Observer, BaseException], None] | None = None) -> None:
         self._observers = list(observers)
-        self._lock = threading.Lock()
+        self._on_failure = on_failure
+        self._queue: queue.Queue[Event | _Marker | None] = queue.Queue()
+        self._failed: dict[int, int] = {}  # id(observer) -> failures
+        self._thread = threading.Thread(target=self._dispatch, name="events", daemon=True)
+        self._thread.start()
 
     def emit(self, event: Event) -> None:
-        with self._lock:
+        self._queue.put(event)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every event emitted so far was handed out; whether it was in time."""
+        done = threading.Event()
+        self._queue.put(_Marker(done))
+        return done.wait(timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def failures(self) -> int:
+        return sum(self._failed.values())
+
+    def _dispatch(self) -> None:
+        while (event := self._queue.get()) is not None:
+            if isinstance(event, _Marker):
+                event.done.set()
+                continue
             for observer in self._observers:
-                observer.notify(event)
+                self._deliver(observer, event)
+
+    def _deliver(self, observer: Observer, event: Event) -> None:
+        try:
+            observer.notify(event)
+        except Exception as exc:  # noqa: BLE001 - an observer's trouble is never the run's
+            key = id(observer)
+            self._failed[key] = self._failed.get(key, 0) + 1
+            if self._failed[key] == 1 and self._on_failure is not None:
+                with contextlib.suppress(Exception):
+                    self._on_failure(observer, exc)
+
+
+@dataclass(frozen=True)
+class _Marker:
+    done: threading.Event

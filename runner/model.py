@@ -96,6 +96,7 @@ class Playbook:
     steps: tuple[Step, ...] = ()
     includes: tuple[Playbook, ...] = ()
     concurrency: int = 4
+    timeout: float | None = None  # its steps' timeout where they set none
     serial: int | None = None
     max_fail_percentage: float | None = None
 
@@ -135,7 +136,7 @@ class StepResult:
         return {
             **self.fields, "status": str(self.status), "rc": self.rc, "stdout": self.stdout,
             "stderr": self.stderr, "changed": self.changed, "attempts": self.attempts,
-            "reason": self.reason, "failed": self.status is Status.FAILED,
+            "reason": self.reason, "failed": self.status in {Status.FAILED, Status.ERROR},
         }
 
 
@@ -156,9 +157,8 @@ class HostResult:
     def status(self) -> Status:
         if self.unreachable_reason or self.count(Status.UNREACHABLE):
             return Status.UNREACHABLE
-        if self.count(Status.FAILED):
-            return Status.FAILED
-        for status in (Status.RECOVERED, Status.CHANGED):
+        for status in (Status.FAILED, Status.ERROR, Status.INTERRUPTED, Status.RECOVERED,
+                       Status.CHANGED):
             if self.count(status):
                 return status
         return Status.OK
@@ -172,10 +172,15 @@ class RunResult:
 
     @property
     def status(self) -> str:
-        if self.interrupted:
-            return "interrupted"
+        """interrupted, unreachable, failed (a step failed or broke), recovered, changed or ok."""
         statuses = {h.status for h in self.hosts}
-        for status in (Status.UNREACHABLE, Status.FAILED, Status.RECOVERED, Status.CHANGED):
+        if self.interrupted or Status.INTERRUPTED in statuses:
+            return "interrupted"
+        if Status.UNREACHABLE in statuses:
+            return "unreachable"
+        if statuses & {Status.FAILED, Status.ERROR}:
+            return "failed"
+        for status in (Status.RECOVERED, Status.CHANGED):
             if status in statuses:
                 return str(status)
         return str(Status.OK)

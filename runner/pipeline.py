@@ -1,67 +1,127 @@
-"""One run, wired: the lock, the outcome store and the reporter subscribed to execution,
-connections made per host (SSH loaded only when a host needs it)."""
+"""load -> plan -> run, wired once for every caller (the CLI, the daemon): `prepare` loads and
+plans (every input problem at once, before anything runs), `run` takes the lock, opens the
+store, subscribes the observers and executes. Nothing here owns process-wide state: signals,
+exit codes and printing stay with the caller.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.connections import Connector
+from runner.connections import Connection, Connector
 from runner.connections.local import LocalConnection
 from runner.events import Bus, Observer
 from runner.execute import execute
-from runner.execute.context import RunContext
+from runner.execute.context import DEFAULT_TIMEOUT_S, RunContext
 from runner.inventory import Host, Inventory
 from runner.model import RunResult
 from runner.modules import Module
 from runner.plan import Plan
-from runner.record.lock import RunLock
-from runner.record.store import OutcomeStore, SQLiteStore, default_path
+from runner.record.lock import RunLock, lock_key
+from runner.record.store import default_path, open_store
 from runner.redact import Redactor, secret_values
-from runner.report.console import ConsoleReporter
-from runner.report.jsonl import JsonReporter
+
+DEFAULT_MAX_RUNTIME_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Loaded:
+    plan: Plan
+    inventory: Inventory
+    targets: dict[str, tuple[Host, ...]]
+    extra: dict[str, Any]
+    modules: dict[str, Module]
+    notices: tuple[str, ...] = ()
+
+    def files(self) -> list[str]:
+        """The playbook files named on the command line (what the run lock is keyed on)."""
+        root = self.plan.root
+        return [root.path] if root.path else [b.path for b in root.includes]
+
+
+def prepare(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
+            limit: str | None) -> Loaded:
+    """load -> plan: InputError with every problem of the input before anything runs."""
+    from runner import load, plan
+    from runner.modules import registry
+
+    modules = registry()
+    book, inv, extra_vars = load.load_all(playbooks, inventories, extra,
+                                          {k: m.fields for k, m in modules.items()})
+    known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
+    the_plan = plan.build(book, known)
+    targets, notices = plan.targets(the_plan, inv, limit)
+    return Loaded(the_plan, inv, targets, extra_vars, modules, tuple(notices))
 
 
 @dataclass(frozen=True)
 class Options:
     run_id: str
-    lock_key: str
     forks: int = 20
     check_mode: bool = False
     tags: frozenset[str] = frozenset()
     skip_tags: frozenset[str] = frozenset()
-    as_json: bool = False
     store: Path | None = None
     wait_s: float = 0.0
     known_hosts: Path | None = None
     host_key_policy: str = "strict"
-    verbose: bool = False
+    timeout: float = DEFAULT_TIMEOUT_S
+    max_runtime: float | None = DEFAULT_MAX_RUNTIME_S
+    observers: tuple[Observer, ...] = ()  # reporters: what the caller shows of the run
+    warn: Callable[[str], None] = field(default=lambda text: None)  # an observer's failure
+    connect: Callable[[Host], Connection] | None = None  # default: a new connection per host
 
 
-def run(plan: Plan, inventory: Inventory, targets: Mapping[str, tuple[Host, ...]],
-        extra_vars: Mapping[str, Any], modules: Mapping[str, Module],
-        options: Options) -> RunResult:
+def run(loaded: Loaded, options: Options) -> RunResult:
+    """Run a prepared plan under its lock, recorded in the store; a bug in urs during the run
+    is recorded as `crashed` (with its traceback) and raised again."""
     store_path = options.store or default_path()
-    lock = RunLock(store_path.parent / "locks", options.lock_key)
-    lock.acquire(options.wait_s)
-    store: OutcomeStore = SQLiteStore(store_path)
+    store = open_store(store_path)
     try:
-        reporter: Observer = JsonReporter() if options.as_json else \
-            ConsoleReporter(verbose=options.verbose)
-        redactor = Redactor(secret_values(dict(os.environ)))
-        redactor.add(secret_values(dict(extra_vars)))
-        ctx = RunContext(
-            run_id=options.run_id, plan=plan, inventory=inventory, targets=targets,
-            modules=modules, bus=Bus([store, reporter]), redactor=redactor,
-            connect=Connector(options.known_hosts, options.host_key_policy),
-            local=LocalConnection("localhost"),
-            extra_vars=extra_vars, check_mode=options.check_mode, tags=options.tags,
-            skip_tags=options.skip_tags, forks=options.forks,
-        )
-        return execute(ctx)
+        lock = RunLock(store_path.parent / "locks", lock_key(loaded.files(),
+                       loaded.inventory.sources), label=loaded.plan.root.name)
+        lock.acquire(options.wait_s, options.max_runtime)
+    except BaseException:
+        store.close()
+        raise
+    bus = Bus([store, *options.observers], on_failure=_reporting(options.warn))
+    try:
+        return _execute(loaded, options, bus, store)
     finally:
+        bus.close()
         store.close()
         lock.release()
+
+
+def _execute(loaded: Loaded, options: Options, bus: Bus, store: Any) -> RunResult:
+    redactor = Redactor(secret_values(dict(os.environ)))
+    redactor.add(secret_values(dict(loaded.extra)))
+    ctx = RunContext(
+        run_id=options.run_id, plan=loaded.plan, inventory=loaded.inventory,
+        targets=loaded.targets, modules=loaded.modules, bus=bus, redactor=redactor,
+        connect=options.connect or Connector(options.known_hosts, options.host_key_policy),
+        local=LocalConnection("localhost"), extra_vars=loaded.extra,
+        check_mode=options.check_mode, tags=options.tags, skip_tags=options.skip_tags,
+        forks=options.forks, timeout=options.timeout, max_runtime=options.max_runtime,
+    )
+    try:
+        return execute(ctx)
+    except Exception:
+        bus.flush(10.0)
+        store.crashed(options.run_id, redactor.text(traceback.format_exc()))
+        raise
+
+
+def _reporting(warn: Callable[[str], None]) -> Callable[[Observer, BaseException], None]:
+    def report(observer: Observer, exc: BaseException) -> None:
+        if isinstance(exc, BrokenPipeError):
+            return  # the reader went away (`| head`): the run goes on, recorded
+        label = getattr(observer, "label", type(observer).__name__)
+        warn(f"warning: {label} failed: {type(exc).__name__}: {exc}; "
+             "the run goes on (reported once)")
+    return report

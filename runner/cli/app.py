@@ -6,8 +6,10 @@ commands live beside this module, one file per family, and import the stages the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,15 +18,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner import __version__
-from runner.errors import InputError, LockBusy
+from runner.errors import InputError, LockBusy, StoreError
 
 if TYPE_CHECKING:
     from runner.record.store import OutcomeStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CODES = """\b
-Exit codes: 0 all passed; 1 a step failed; 2 invalid input or usage;
-3 skipped, another run holds the lock; 4 a host was unreachable; 130 interrupted."""
+Exit codes: 0 all passed; 1 a step failed or broke; 2 invalid input or usage;
+3 skipped, another run holds the lock; 4 a host was unreachable; 5 the outcome store
+cannot be used; 70 a bug in urs (crashed); 130 interrupted."""
 
 
 def guard(func: F) -> F:
@@ -44,6 +47,9 @@ def guard(func: F) -> F:
         except LockBusy as exc:
             click.echo(f"skipped: {exc}", err=True)
             sys.exit(LockBusy.exit_code)
+        except StoreError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(StoreError.exit_code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -67,21 +73,34 @@ def inventory_options(func: F) -> F:
 
 
 def open_store(store: Path | None) -> OutcomeStore:
-    from runner.record.store import SQLiteStore, default_path
+    from runner.record.store import default_path
+    from runner.record.store import open_store as open_at
 
-    return SQLiteStore(store or default_path())
+    return open_at(store or default_path())
+
+
+CRASHED = 70  # EX_SOFTWARE: a bug in urs
 
 
 def main() -> None:
     """Run the CLI, then leave without the interpreter's teardown of every imported module
-    (networkx alone adds ~0.1 s of it): the store and connections are closed by then."""
+    (networkx alone adds ~0.1 s of it): the store and connections are closed by then. A bug
+    in urs shows its traceback and exits 70."""
     try:
         cli(prog_name="urs")
+        code = 0
     except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code
+        code = 0 if exc.code is None else exc.code  # type: ignore[assignment]
         if not isinstance(code, int):  # sys.exit("message")
             click.echo(str(code), err=True)
             code = 1
+    except Exception:  # noqa: BLE001 - the one place a bug becomes exit 70
+        traceback.print_exc()
+        click.echo("urs: internal error (a bug in urs, exit code 70); the run, if one started, "
+                   "is recorded as crashed", err=True)
+        code = CRASHED
+    with contextlib.suppress(OSError):  # stdout may be a closed pipe (`| head`)
         sys.stdout.flush()
+    with contextlib.suppress(OSError):
         sys.stderr.flush()
-        os._exit(code)
+    os._exit(code)

@@ -6,7 +6,6 @@ import signal
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,35 +16,27 @@ from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError
 
 if TYPE_CHECKING:
-    from runner.inventory import Host, Inventory
-    from runner.modules import Module
-    from runner.plan import Plan
-
-
-@dataclass(frozen=True)
-class Loaded:
-    plan: Plan
-    inventory: Inventory
-    targets: dict[str, tuple[Host, ...]]
-    extra: dict[str, Any]
-    modules: dict[str, Module]
+    from runner.pipeline import Loaded
 
 
 def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
           limit: str | None) -> Loaded:
-    """load -> plan: every problem of the input reported before anything runs."""
-    from runner import load, plan
-    from runner.modules import registry
+    from runner.pipeline import prepare
 
-    modules = registry()
-    book, inv, extra_vars = load.load_all(playbooks, inventories, extra,
-                                          {k: m.fields for k, m in modules.items()})
-    known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
-    the_plan = plan.build(book, known)
-    targets, notices = plan.targets(the_plan, inv, limit)
-    for notice in notices:
+    loaded = prepare(playbooks, inventories, extra, limit)
+    for notice in loaded.notices:
         click.echo(notice, err=True)
-    return Loaded(the_plan, inv, targets, extra_vars, modules)
+    return loaded
+
+
+def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """A duration option's seconds: 30s, 500ms, 5m, 1h or a plain number of seconds."""
+    from runner.fields import parse_duration
+
+    seconds = parse_duration(value)
+    if seconds is None or seconds <= 0:
+        raise click.BadParameter(f"expected a duration like 30s, 5m or 1h, found {value!r}")
+    return seconds
 
 
 @cli.command()
@@ -67,28 +58,34 @@ def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[
               help="known_hosts file for SSH host keys (default: the user's).")
 @click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
               default="strict", show_default=True, help="What to do with unknown host keys.")
+@click.option("--timeout", callback=duration, default="300s", show_default=True,
+              help="Each step's timeout where neither the step nor its playbook sets one.")
+@click.option("--max-runtime", callback=duration, default="1h", show_default=True,
+              help="The whole run's deadline: then running steps are stopped (interrupted).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the output of every step.")
 @guard
 def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...],
         limit: str | None, forks: int, check_mode: bool, tags: str, skip_tags: str,
         as_json: bool, store: Path | None, wait_s: float, known_hosts: Path | None,
-        host_key_policy: str, verbose: bool) -> None:
+        host_key_policy: str, timeout: float, max_runtime: float, verbose: bool) -> None:
     """Run playbooks: live output, a recap per host, every outcome recorded.
 
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
     """
     from runner import pipeline
+    from runner.report.console import ConsoleReporter
+    from runner.report.jsonl import JsonReporter
 
     loaded = _load(playbooks, inventories, extra, limit)
+    reporter = JsonReporter() if as_json else ConsoleReporter(verbose=verbose)
     options = pipeline.Options(
-        forks=forks, check_mode=check_mode, tags=_names(tags), skip_tags=_names(skip_tags),
-        as_json=as_json, store=store, wait_s=wait_s, known_hosts=known_hosts,
-        host_key_policy=host_key_policy, verbose=verbose, run_id=uuid.uuid4().hex,
-        lock_key=" ".join(playbooks) + " -i " + ",".join(inventories),
+        run_id=uuid.uuid4().hex, forks=forks, check_mode=check_mode, tags=_names(tags),
+        skip_tags=_names(skip_tags), store=store, wait_s=wait_s, known_hosts=known_hosts,
+        host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
+        observers=(reporter,), warn=lambda text: click.echo(text, err=True),
     )
     signal.signal(signal.SIGTERM, _interrupt)
-    result = pipeline.run(loaded.plan, loaded.inventory, loaded.targets, loaded.extra,
-                         loaded.modules, options)
+    result = pipeline.run(loaded, options)
     sys.exit(result.exit_code)
 
 

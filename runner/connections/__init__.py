@@ -16,7 +16,31 @@ if TYPE_CHECKING:
     from runner.inventory import Host
 
 KILL_GRACE_S = 1.0
+# once a command has exited, how long its output is still read: a process it left behind
+# (`daemon &`, `setsid server`) may hold the pipes open for ever, and keeps running
+LINGER_S = 0.2
+MAX_OUTPUT = 8 * 1024 * 1024  # bytes of each stream kept: the tail, however much is printed
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
+
+
+class Tail:
+    """The last `limit` bytes of a stream, however much was written."""
+
+    def __init__(self, limit: int = MAX_OUTPUT) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        excess = len(self.data) - self.limit
+        if excess > 0:
+            del self.data[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        body = self.data.decode("utf-8", "replace")
+        return f"[... {self.dropped} bytes not kept ...]\n{body}" if self.dropped else body
 
 
 @dataclass(frozen=True)
@@ -53,7 +77,9 @@ class Connection(Protocol):
         timeout: float | None = None,
         become: Become | None = None,
     ) -> CommandResult:
-        """Run a shell command; on timeout kill it and everything it started."""
+        """Run a shell command; on timeout kill it and everything it started. Output is read
+        until the command exits (and LINGER_S after, for what it left behind) or time is up;
+        only the last MAX_OUTPUT bytes of each stream are kept."""
         ...
 
     def cancel(self) -> None:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import selectors
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping
 
-from runner.connections import KILL_GRACE_S, Become, CommandResult
+from runner.connections import KILL_GRACE_S, LINGER_S, Become, CommandResult, Tail
+
+_POLL_S = 0.05  # how often a command's exit is looked for while its pipes stay open
 
 
 class LocalConnection:
@@ -51,16 +55,13 @@ class LocalConnection:
                 _kill_group(proc, signal.SIGKILL)
             self._running.add(proc)
         try:
-            out, err = proc.communicate(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            out, err = _terminate(proc)
-            timed_out = True
+            out, err, timed_out = _read(proc, timeout)
         finally:
+            _close(proc)
             with self._lock:
                 self._running.discard(proc)
         rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-        return CommandResult(rc, _text(out), _text(err), timed_out)
+        return CommandResult(rc, out.text(), err.text(), timed_out)
 
     def cancel(self) -> None:
         with self._lock:
@@ -86,15 +87,45 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+def _read(proc: subprocess.Popen[bytes], timeout: float | None) -> tuple[Tail, Tail, bool]:
+    """Read both pipes until they close, or LINGER_S after the command exits (a process it
+    left may hold them), or the deadline: then kill the group and stop reading."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    tails = {proc.stdout: Tail(), proc.stderr: Tail()}
+    with selectors.DefaultSelector() as selector:
+        for stream in tails:
+            selector.register(stream, selectors.EVENT_READ)  # type: ignore[arg-type]
+        exited: float | None = None
+        while selector.get_map():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                _terminate(proc)
+                return tails[proc.stdout], tails[proc.stderr], True
+            if exited is None and proc.poll() is not None:
+                exited = now
+            if exited is not None and now - exited >= LINGER_S:
+                break
+            wait = _POLL_S if deadline is None else min(_POLL_S, deadline - now)
+            for key, _ in selector.select(max(wait, 0.0)):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    tails[key.fileobj].add(chunk)  # type: ignore[index]
+                else:
+                    selector.unregister(key.fileobj)
+    proc.wait()
+    return tails[proc.stdout], tails[proc.stderr], False
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the whole group, then SIGKILL what is left after a grace period."""
     _kill_group(proc, signal.SIGTERM)
-    try:
-        return proc.communicate(timeout=KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc, signal.SIGKILL)
-        return proc.communicate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILL_GRACE_S)
+    _kill_group(proc, signal.SIGKILL)
+    proc.wait()
 
 
-def _text(data: bytes | None) -> str:
-    return (data or b"").decode("utf-8", "replace")
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()

@@ -24,7 +24,7 @@ import paramiko
 from fabric import Config
 from fabric import Connection as FabricConnection
 
-from runner.connections import KILL_GRACE_S, Become, CommandResult, Unreachable
+from runner.connections import KILL_GRACE_S, LINGER_S, Become, CommandResult, Tail, Unreachable
 from runner.inventory import Host
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -162,23 +162,29 @@ class SSHConnection:
 
     def _collect(self, channel: paramiko.Channel, timeout: float | None,
                  become: Become | None) -> CommandResult:
-        out, err = bytearray(), bytearray()
+        out, err = Tail(), Tail()
         deadline = time.monotonic() + timeout if timeout else None
         group: int | None = None
+        exited: float | None = None
         try:
             while not _finished(channel, out, err):
+                now = time.monotonic()
                 if group is None:
-                    group = self._group_of(out)
-                if deadline is not None and time.monotonic() >= deadline:
+                    group = self._group_of(out.data)
+                if deadline is not None and now >= deadline:
                     self._kill(group, become)
-                    return CommandResult(124, _strip_marker(out), err.decode("utf-8", "replace"),
-                                         timed_out=True)
+                    return CommandResult(124, _strip_marker(out), err.text(), timed_out=True)
+                if exited is None and channel.exit_status_ready():
+                    exited = now  # what it left behind may hold the output open for ever
+                if exited is not None and now - exited >= LINGER_S:
+                    break
                 if not self.transport.is_active():
                     raise Unreachable(f"{self.host}: connection lost")
-                wait = _POLL_S if deadline is None else min(_POLL_S, deadline - time.monotonic())
+                wait = _POLL_S if exited is None else LINGER_S / 4
+                if deadline is not None:
+                    wait = min(wait, deadline - now)
                 select.select([channel], [], [], max(wait, 0.0))
-            return CommandResult(channel.recv_exit_status(), _strip_marker(out),
-                                 err.decode("utf-8", "replace"))
+            return CommandResult(channel.recv_exit_status(), _strip_marker(out), err.text())
         finally:
             channel.close()
             if group is not None:
@@ -221,12 +227,12 @@ class SSHConnection:
         self.fab.close()
 
 
-def _finished(channel: paramiko.Channel, out: bytearray, err: bytearray) -> bool:
+def _finished(channel: paramiko.Channel, out: Tail, err: Tail) -> bool:
     """Drain what is ready; True once the command has exited and its output is read."""
     while channel.recv_ready():
-        out += channel.recv(65536)
+        out.add(channel.recv(65536))
     while channel.recv_stderr_ready():
-        err += channel.recv_stderr(65536)
+        err.add(channel.recv_stderr(65536))
     drained = not channel.recv_ready() and not channel.recv_stderr_ready()
     return bool(channel.exit_status_ready() and drained and channel.eof_received)
 
@@ -240,8 +246,8 @@ def marker_group(out: bytes | bytearray) -> int | None:
     return int(line[4:])
 
 
-def _strip_marker(out: bytearray) -> str:
-    text = out.decode("utf-8", "replace")
+def _strip_marker(out: Tail) -> str:
+    text = out.text()
     first, _, rest = text.partition("\n")
     return rest if first.startswith("URS:") else text
 

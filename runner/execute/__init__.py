@@ -4,6 +4,7 @@ prints."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -16,6 +17,7 @@ from runner.model import HostResult, Playbook, RunResult, Status
 
 
 def execute(ctx: RunContext) -> RunResult:
+    """Run the plan; every event is handed to the observers before this returns."""
     hosts = ctx.hosts()
     ctx.bus.emit(RunStarted(
         ctx.run_id, ctx.plan.root.name, tuple(b.name for b in ctx.plan.books),
@@ -23,15 +25,35 @@ def execute(ctx: RunContext) -> RunResult:
         ",".join(ctx.inventory.sources), tuple(n.label for n in ctx.plan.nodes.values())))
     state = RunState()
     results: list[HostResult] = []
-    interrupted = False
-    for batch in _batches(ctx.plan.root, hosts):
-        done, interrupted = _run_batch(ctx, state, batch)
-        results.extend(done)
-        if interrupted or _too_many_failed(ctx.plan.root, results):
-            break
-    run = RunResult(ctx.run_id, tuple(results), interrupted=interrupted)
+    timer = _deadline(ctx, state)
+    try:
+        for batch in _batches(ctx.plan.root, hosts):
+            results.extend(_run_batch(ctx, state, batch))
+            if ctx.cancel.is_set() or _too_many_failed(ctx.plan.root, results):
+                break
+    finally:
+        if timer is not None:
+            timer.cancel()
+    run = RunResult(ctx.run_id, tuple(results), interrupted=ctx.cancel.is_set())
     ctx.bus.emit(RunFinished(run, time.time()))
+    ctx.bus.flush()
     return run
+
+
+def stop(ctx: RunContext, state: RunState, reason: str) -> None:
+    """Stop the run: no new step starts, running commands are killed, waits end."""
+    ctx.cancel.stop(reason)
+    state.cancel_all()
+
+
+def _deadline(ctx: RunContext, state: RunState) -> threading.Timer | None:
+    if ctx.max_runtime is None:
+        return None
+    reason = f"the run's deadline passed (--max-runtime {ctx.max_runtime:g}s)"
+    timer = threading.Timer(ctx.max_runtime, stop, (ctx, state, reason))
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _batches(root: Playbook, hosts: list[Host]) -> Iterator[list[Host]]:
@@ -47,20 +69,17 @@ def _too_many_failed(root: Playbook, results: list[HostResult]) -> bool:
     return 100.0 * failed / len(results) > root.max_fail_percentage
 
 
-def _run_batch(ctx: RunContext, state: RunState,
-               batch: list[Host]) -> tuple[list[HostResult], bool]:
-    """The batch's host results, and whether Ctrl-C stopped it (hosts not yet started are
-    then not started at all; running steps are killed, pending ones skipped)."""
+def _run_batch(ctx: RunContext, state: RunState, batch: list[Host]) -> list[HostResult]:
+    """The batch's host results. Once the run is stopped (Ctrl-C, SIGTERM, its deadline),
+    hosts not yet started are not started at all; running steps are killed, pending ones
+    skipped."""
     pool = ThreadPoolExecutor(max_workers=max(1, min(ctx.forks, len(batch))),
                               thread_name_prefix="host")
     futures = [pool.submit(HostRun(ctx, state, host).run) for host in batch]
-    interrupted = False
     try:
         wait(futures)
     except KeyboardInterrupt:
-        interrupted = True
-        ctx.cancel.set()
-        state.cancel_all()
+        stop(ctx, state, "Ctrl-C or SIGTERM")
         pool.shutdown(wait=True, cancel_futures=True)
     pool.shutdown(wait=True)
-    return [f.result() for f in futures if not f.cancelled()], interrupted
+    return [f.result() for f in futures if not f.cancelled()]

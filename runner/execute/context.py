@@ -17,6 +17,19 @@ from runner.modules import Module
 from runner.plan import Key, Plan
 from runner.redact import Redactor
 
+DEFAULT_TIMEOUT_S = 300.0  # each action of a step, unless the step, playbook or run says
+
+
+class Cancel(threading.Event):
+    """Set when the run must stop (Ctrl-C, SIGTERM, its deadline), with the reason."""
+
+    reason = ""
+
+    def stop(self, reason: str) -> None:
+        if not self.is_set():
+            self.reason = reason
+        self.set()
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -34,7 +47,9 @@ class RunContext:
     tags: frozenset[str] = frozenset()
     skip_tags: frozenset[str] = frozenset()
     forks: int = 20
-    cancel: threading.Event = field(default_factory=threading.Event)
+    timeout: float = DEFAULT_TIMEOUT_S  # a step's timeout when neither it nor its playbook sets one
+    max_runtime: float | None = None  # seconds the whole run may take
+    cancel: Cancel = field(default_factory=Cancel)
 
     def hosts(self) -> list[Host]:
         wanted = {h.name for hosts in self.targets.values() for h in hosts}

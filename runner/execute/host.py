@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
@@ -42,6 +43,11 @@ class HostRun:
             for node in self.nodes:
                 self._finish(node, self._skip(node, Status.UNREACHABLE, reason))
             return self._done(reason)
+        except Exception as exc:  # noqa: BLE001 - e.g. an ansible_port that is no number
+            reason = self.ctx.redactor.text(f"cannot connect: {type(exc).__name__}: {exc}")
+            for node in self.nodes:
+                self._finish(node, replace(self._skip(node, Status.ERROR, reason), attempts=1))
+            return self._done("")
         self.state.opened(conn)
         if self.ctx.cancel.is_set():  # Ctrl-C came while this host was connecting
             conn.cancel()
@@ -91,7 +97,9 @@ class HostRun:
     def _blocked(self, node: Node, needs: list[Node]) -> StepResult | None:
         """A skipped or unreachable result when the step must not run, else None."""
         if self.ctx.cancel.is_set():
-            return self._skip(node, Status.SKIPPED, "interrupted")
+            return self._skip(node, Status.SKIPPED,
+                              f"not started: the run was stopped ({self.ctx.cancel.reason})",
+                              skip="interrupted")
         if self.lost:
             return self._skip(node, Status.UNREACHABLE, self.lost)
         tags = node.step.tags
@@ -100,7 +108,8 @@ class HostRun:
         for need in needs:
             if self.results[need.key].blocks_dependents:
                 status = self.results[need.key].status
-                what = "failed" if status is Status.FAILED else f"was {status}"
+                what = str(status) if status in {Status.FAILED, Status.ERROR} else f"was {status}"
+                what = "broke" if status is Status.ERROR else what
                 return self._skip(node, Status.SKIPPED, f"needs {need.step.name}, which {what}",
                                   skip="needs")
         return None
@@ -113,6 +122,15 @@ class HostRun:
 
     def _run_step(self, node: Node, conn: Connection) -> StepResult:
         self.ctx.bus.emit(StepStarted(node.book.name, self.host.name, node.step.name))
+        try:
+            return self._run_once_or_call(node, conn)
+        except Exception as exc:  # noqa: BLE001 - a bug around the step: still one result
+            reason = f"urs failed around this step: {type(exc).__name__}: {exc}"
+            result = replace(self._skip(node, Status.ERROR, reason), attempts=1)
+            return replace(result, fields={"error": type(exc).__name__,
+                                           "traceback": traceback.format_exc(limit=-8)})
+
+    def _run_once_or_call(self, node: Node, conn: Connection) -> StepResult:
         if node.step.run_once:
             result, owner = self.state.once.run(node.key, lambda: self._call(node, conn))
             if owner:
@@ -128,12 +146,13 @@ class HostRun:
             # the steps finished so far, as a copy: the scheduler adds results meanwhile
             context = {**self._context(node.book), "steps": dict(self.steps_vars[node.book.name])}
         except TemplateFailure as exc:
-            return replace(self._skip(node, Status.FAILED, f"vars: {exc}"), attempts=1)
+            return replace(self._skip(node, Status.ERROR, f"vars: {exc}"), attempts=1)
         call = StepCall(
             playbook=node.book.name, host=self.host.name, step=step,
             connection=self.ctx.local if step.local else conn,
             context=context, modules=self.ctx.modules, check_mode=self.ctx.check_mode,
             cancel=self.ctx.cancel, become=self._become(node),
+            timeout=step.timeout or node.book.timeout or self.ctx.timeout,
         )
         try:
             return execute_step(call)

@@ -1,19 +1,31 @@
 """One step on one host: `when`, check mode, attempts with retries and backoff, and the
-run / check + recover / module actions. Returns the raw (unredacted) StepResult."""
+run / check + recover / module actions. Returns the raw (unredacted) StepResult.
+
+Whatever happens inside a step becomes its result: `failed` when the thing checked is
+broken (or an action ran out of time), `error` when the check itself broke (a template that
+does not render, an argument that is invalid once rendered, a module that raised): an error
+is never followed by `recover`; `interrupted` when the run was cancelled meanwhile.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from runner.connections import Become, Connection
+from runner.connections import Become, Connection, Unreachable
+from runner.errors import DeadlineExceeded, Interrupted
 from runner.fields import with_defaults
 from runner.model import Action, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall
-from runner.templating import TemplateFailure, evaluate, render, text
+from runner.templating import TemplateFailure, bounded_by, evaluate, render, text
+
+
+class InvalidArgument(Exception):
+    """A module argument that does not fit its field once rendered."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,7 @@ class StepCall:
     check_mode: bool
     cancel: threading.Event
     become: Become | None
+    timeout: float  # each action of an attempt: the step's, the playbook's or the run's
 
 
 @dataclass(frozen=True)
@@ -42,10 +55,10 @@ class Outcome:
 
 def execute(call: StepCall) -> StepResult:
     started_at, start = time.time(), time.monotonic()
-    try:
-        outcome = _decide(call)
-    except TemplateFailure as exc:
-        outcome = Outcome(Status.FAILED, ActionResult(False), f"{call.step.name}: {exc}")
+    outcome = _guarded(call)
+    if call.cancel.is_set() and outcome.status in {Status.FAILED, Status.ERROR}:
+        outcome = replace(outcome, status=Status.INTERRUPTED,
+                          reason=f"interrupted: {_why(call.cancel)}")
     last = outcome.last
     status = outcome.status
     return StepResult(
@@ -53,18 +66,48 @@ def execute(call: StepCall) -> StepResult:
         attempts=outcome.attempts, duration_s=round(time.monotonic() - start, 4),
         reason=outcome.reason, stdout=last.stdout, stderr=last.stderr,
         changed=status in {Status.CHANGED, Status.RECOVERED},
-        ignored=status is Status.FAILED and call.step.ignore_errors,
+        ignored=status in {Status.FAILED, Status.ERROR} and call.step.ignore_errors,
         started_at=started_at, ended_at=time.time(),
         fields={**(outcome.fields or last.fields),
                 **({"skip": outcome.skip} if outcome.skip else {})},
     )
 
 
+def _why(cancel: threading.Event) -> str:
+    return str(getattr(cancel, "reason", "") or "the run was stopped")
+
+
+def _guarded(call: StepCall) -> Outcome:
+    """The step's outcome, whatever the step raised; only a lost connection goes up."""
+    try:
+        return _decide(call)
+    except Unreachable:
+        raise
+    except Interrupted:
+        return Outcome(Status.INTERRUPTED, ActionResult(False),
+                       f"interrupted: {_why(call.cancel)}")
+    except TemplateFailure as exc:
+        return _error(f"{call.step.name}: {exc}", type(exc).__name__)
+    except InvalidArgument as exc:  # it names the module and the argument
+        return _error(str(exc), type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - a module raised: the check itself broke
+        return _error(f"{type(exc).__name__}: {exc}", type(exc).__name__,
+                      traceback.format_exc(limit=-8))
+
+
+def _error(reason: str, kind: str, trace: str = "") -> Outcome:
+    fields = {"error": kind, **({"traceback": trace} if trace else {})}
+    return Outcome(Status.ERROR, ActionResult(False, fields=fields), reason, fields=fields)
+
+
 def _decide(call: StepCall) -> Outcome:
     step = call.step
-    if step.when is not None and not evaluate(step.when, call.context):
-        return Outcome(Status.SKIPPED, ActionResult(True), f"when was false: {step.when}",
-                       skip="when", attempts=0)
+    if step.when is not None:
+        with bounded_by(time.monotonic() + call.timeout, call.cancel):
+            wanted = evaluate(step.when, call.context)
+        if not wanted:
+            return Outcome(Status.SKIPPED, ActionResult(True), f"when was false: {step.when}",
+                           skip="when", attempts=0)
     if call.check_mode and step.kind == "run":
         return Outcome(Status.SKIPPED, ActionResult(True),
                        f"check mode: would run {_shown(call, step.action)}", skip="check",
@@ -77,7 +120,8 @@ def _shown(call: StepCall, action: Action) -> str:
         return "(hidden: no_log)"
     try:
         if action.is_shell:
-            return text(render(action.args["cmd"], call.context))
+            with bounded_by(time.monotonic() + call.timeout, call.cancel):
+                return text(render(action.args["cmd"], call.context))
     except TemplateFailure:
         pass
     return action.describe()
@@ -139,32 +183,50 @@ def _check(call: StepCall) -> Outcome:
 
 
 def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
-    """Run one action (shell or module) with the step's env, cwd, timeout and become."""
-    step = call.step
-    env = {k: text(render(v, call.context)) for k, v in step.env.items()}
-    cwd = text(render(step.cwd, call.context)) if step.cwd else None
-    args = render(dict(action.args), call.context)
+    """Run one action (shell or module) with the step's env, cwd and become, within the
+    step's timeout: rendering, the command and every wait of a module share one deadline."""
+    deadline = time.monotonic() + call.timeout
+    with bounded_by(deadline, call.cancel):
+        env = {k: text(render(v, call.context)) for k, v in call.step.env.items()}
+        cwd = text(render(call.step.cwd, call.context)) if call.step.cwd else None
+        args = render(dict(action.args), call.context)
+        if action.is_shell:
+            command = text(args["cmd"])
+        else:
+            module = call.modules[action.module]
+            args = _module_args(module, action.module, args)
     if action.is_shell:
-        return _shell(call, text(args["cmd"]), env, cwd)
-    module = call.modules[action.module]
-    args = {k: module.fields[k].coerce(v) if k in module.fields else v for k, v in args.items()}
+        return _shell(call, command, env, cwd, deadline)
+    try:
+        return module.run(ModuleCall(
+            args=args, mode=mode, connection=call.connection, host=call.host, vars=call.context,
+            timeout=call.step.timeout, env=env, cwd=cwd, become=call.become, deadline=deadline,
+            cancel=call.cancel))
+    except DeadlineExceeded:
+        return ActionResult(False, reason=f"{action.module}: timed out after "
+                            f"{call.timeout:g}s")
+
+
+def _module_args(module: Module, name: str, rendered: dict[str, Any]) -> dict[str, Any]:
+    args = {k: module.fields[k].coerce(v) if k in module.fields else v
+            for k, v in rendered.items()}
     args = with_defaults(module.fields, args)
-    problem = _arg_problem(module, args)
-    if problem:
-        return ActionResult(False, reason=f"{action.module}: {problem}")
-    return module.run(ModuleCall(args=args, mode=mode, connection=call.connection,
-                                 host=call.host, vars=call.context, timeout=step.timeout,
-                                 env=env, cwd=cwd, become=call.become))
+    for key, field in module.fields.items():
+        if key in args and (expected := field.check(args[key])):
+            raise InvalidArgument(f"{name}: {key}: expected {expected}, found {args[key]!r}")
+    return args
 
 
-def _shell(call: StepCall, command: str, env: dict[str, str], cwd: str | None) -> ActionResult:
+def _shell(call: StepCall, command: str, env: dict[str, str], cwd: str | None,
+           deadline: float) -> ActionResult:
     step = call.step
-    res = call.connection.run(command, env=env, cwd=cwd, timeout=step.timeout, become=call.become)
+    left = max(deadline - time.monotonic(), 0.001)
+    res = call.connection.run(command, env=env, cwd=cwd, timeout=left, become=call.become)
     ok = res.rc in step.ok_codes and not res.timed_out
     if ok:
         return ActionResult(True, res.rc, res.stdout, res.stderr)
     if res.timed_out:
-        reason = f"timed out after {step.timeout:g}s; its processes were killed"
+        reason = f"timed out after {call.timeout:g}s; its processes were killed"
     else:
         reason = f"exit code {res.rc}"
         detail = _last_line(res.stderr) or _last_line(res.stdout)
@@ -175,10 +237,3 @@ def _shell(call: StepCall, command: str, env: dict[str, str], cwd: str | None) -
 def _last_line(output: str) -> str:
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else ""
-
-
-def _arg_problem(module: Module, args: Mapping[str, Any]) -> str:
-    for key, field in module.fields.items():
-        if key in args and (expected := field.check(args[key])):
-            return f"{key}: expected {expected}, found {args[key]!r}"
-    return ""

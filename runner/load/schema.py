@@ -21,6 +21,8 @@ PLAYBOOK_FIELDS: Fields = {
     "steps": Field("list", "the steps"),
     "playbooks": Field("names", "other playbooks to run as part of this one graph"),
     "concurrency": Field("int", "steps run at once on one host (default 4)", minimum=1),
+    "timeout": Field("duration", "the timeout of each step that sets none (default: the run's, "
+                     "300s)", minimum=0.001),
     "serial": Field("int", "hosts per batch; the next batch starts when one ends", minimum=1),
     "max_fail_percentage": Field("number", "stop starting batches past this share of failed "
                                  "hosts", minimum=0, maximum=100),
@@ -99,6 +101,7 @@ def build_playbook(data: Any, file: str, stem: str, modules: Mapping[str, Fields
         defaults=dict(data.get("defaults") or {}),
         secrets=dict(data.get("secrets") or {}), steps=tuple(steps), includes=tuple(includes),
         concurrency=data.get("concurrency") or 4, serial=data.get("serial"),
+        timeout=parse_duration(data["timeout"]) if "timeout" in data else None,
         max_fail_percentage=data.get("max_fail_percentage"),
     )
     return book, col.problems

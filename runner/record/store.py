@@ -1,51 +1,19 @@
-"""Record stage: every run, host outcome and step outcome in an outcome store.
+"""The outcome store's protocol and where it lives.
 
-`SQLiteStore` is the default: one file under the user's state directory (or `--store` /
-`URS_STORE`), private to the user, WAL mode with a busy timeout so concurrent cron runs
-never lose rows. History, status, escalation and flap detection read it.
+Every run, host outcome and step outcome is recorded; `history`, `status`, escalation and flap
+detection read them back. `runner.record.sqlite.SQLiteStore` is the default store: one file
+under the user's state directory (or `--store` / `URS_STORE`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import sqlite3
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
+from runner.events import Event
 
-TAIL = 2000
 RETENTION_DAYS = 90.0
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, playbook TEXT NOT NULL, playbooks TEXT NOT NULL, hosts TEXT NOT NULL,
-    inventory TEXT NOT NULL DEFAULT '', check_mode INTEGER NOT NULL, status TEXT NOT NULL,
-    exit_code INTEGER, started_at REAL NOT NULL, ended_at REAL,
-    pid INTEGER NOT NULL, control_host TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS host_outcomes (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, host TEXT NOT NULL,
-    status TEXT NOT NULL, counts TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (run_id, host)
-);
-CREATE TABLE IF NOT EXISTS step_outcomes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
-    ignored INTEGER NOT NULL DEFAULT 0, rc INTEGER, attempts INTEGER NOT NULL,
-    duration_s REAL NOT NULL, reason TEXT NOT NULL, stdout_tail TEXT NOT NULL,
-    stderr_tail TEXT NOT NULL, changed INTEGER NOT NULL, started_at REAL NOT NULL,
-    ended_at REAL NOT NULL, fields TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS step_latest ON step_outcomes (playbook, host, step, id);
-CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
-"""
 
 
 class OutcomeStore(Protocol):
@@ -58,6 +26,10 @@ class OutcomeStore(Protocol):
     def run_steps(self, run_id: str) -> list[dict[str, Any]]: ...
 
     def latest(self, playbook: str | None = None) -> list[dict[str, Any]]: ...
+
+    def crashed(self, run_id: str, trace: str) -> None:
+        """Mark a run that a bug in urs ended, keeping the traceback."""
+        ...
 
     def close(self) -> None: ...
 
@@ -77,139 +49,6 @@ def default_path() -> Path:
     return Path(base) / "urs" / "outcomes.db"
 
 
-class SQLiteStore:
-    def __init__(self, path: Path, retention: float | None = None) -> None:
-        self.path = path
-        self.retention_days = retention if retention is not None else retention_days()
-        _private_file(path)
-        self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.executescript(SCHEMA)
-        self._run_id = ""
-        self._mark_aborted()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _mark_aborted(self) -> None:
-        """Runs of this machine left 'running' by a process that no longer exists."""
-        here = socket.gethostname()
-        rows = self._db.execute(
-            "SELECT id, pid FROM runs WHERE status = 'running' AND control_host = ?", (here,)
-        ).fetchall()
-        dead = [r["id"] for r in rows if not _alive(r["pid"])]
-        if dead:
-            with self._write() as db:
-                db.executemany("UPDATE runs SET status = 'aborted' WHERE id = ?",
-                               [(i,) for i in dead])
-
-    def notify(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self._run_started(event)
-        elif isinstance(event, StepFinished):
-            self._step(event)
-        elif isinstance(event, HostFinished):
-            self._host(event)
-        elif isinstance(event, RunFinished):
-            self._run_finished(event)
-
-    def _run_started(self, e: RunStarted) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO runs (id, playbook, playbooks, hosts, inventory, check_mode, status,"
-                " started_at, pid, control_host) VALUES (?,?,?,?,?,?,'running',?,?,?)",
-                (e.run_id, e.playbook, json.dumps(e.playbooks), json.dumps(e.hosts), e.inventory,
-                 int(e.check_mode), e.started_at, os.getpid(), socket.gethostname()),
-            )
-        self._run_id = e.run_id
-
-    def _step(self, e: StepFinished) -> None:
-        r = e.result
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO step_outcomes (run_id, playbook, host, step, status, ignored, rc,"
-                " attempts, duration_s, reason, stdout_tail, stderr_tail, changed, started_at,"
-                " ended_at, fields) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (self._run_id, r.playbook, r.host, r.step, str(r.status), int(r.ignored), r.rc,
-                 r.attempts, r.duration_s, r.reason, r.stdout[-TAIL:], r.stderr[-TAIL:],
-                 int(r.changed), r.started_at, r.ended_at, json.dumps(dict(r.fields), default=str)),
-            )
-
-    def _host(self, e: HostFinished) -> None:
-        h = e.result
-        counts = {s: n for s in ("ok", "changed", "recovered", "failed", "skipped", "unreachable")
-                  if (n := sum(1 for r in h.steps if str(r.status) == s))}
-        with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO host_outcomes VALUES (?,?,?,?,?)",
-                       (self._run_id, h.host, str(h.status), json.dumps(counts),
-                        h.unreachable_reason))
-
-    def _run_finished(self, e: RunFinished) -> None:
-        with self._write() as db:
-            db.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
-                       (e.result.status, e.result.exit_code, e.ended_at, e.result.run_id))
-        self.prune()
-
-    def prune(self) -> int:
-        """Delete runs older than the retention period; returns how many."""
-        cutoff = time.time() - self.retention_days * 86400
-        with self._write() as db:
-            return db.execute("DELETE FROM runs WHERE started_at < ? AND status != 'running'",
-                              (cutoff,)).rowcount
-
-    def runs(self, limit: int = 20, playbook: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs" + (" WHERE playbook = ?" if playbook else "")  # noqa: S608
-        args: Sequence[Any] = (playbook,) if playbook else ()
-        rows = self._db.execute(sql + " ORDER BY started_at DESC LIMIT ?", (*args, limit))
-        return [_run_row(r) for r in rows]
-
-    def run_steps(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT * FROM step_outcomes WHERE run_id = ? ORDER BY id",
-                                (run_id,))
-        return [_step_row(r) for r in rows]
-
-    def latest(self, playbook: str | None = None) -> list[dict[str, Any]]:
-        """The latest outcome of every playbook, host and step."""
-        where = "WHERE s.playbook = ?" if playbook else ""
-        rows = self._db.execute(
-            "SELECT s.* FROM step_outcomes s JOIN (SELECT MAX(id) AS id FROM step_outcomes "  # noqa: S608
-            f"GROUP BY playbook, host, step) m ON s.id = m.id {where} "
-            "ORDER BY s.playbook, s.host, s.started_at, s.id", (playbook,) if playbook else ())
-        return [_step_row(r) for r in rows]
-
-    def close(self) -> None:
-        self._db.close()
-
-
-def _run_row(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    out["playbooks"] = json.loads(out["playbooks"])
-    out["hosts"] = json.loads(out["hosts"])
-    out["check_mode"] = bool(out["check_mode"])
-    return out
-
-
-def _step_row(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    out["fields"] = json.loads(out["fields"])
-    out["changed"], out["ignored"] = bool(out["changed"]), bool(out["ignored"])
-    return out
-
-
 def private_dir(folder: Path) -> None:
     """Create folder and any missing parents as 0700; existing folders are left as they are."""
     missing = [p for p in [folder, *folder.parents] if not p.exists()]
@@ -217,19 +56,8 @@ def private_dir(folder: Path) -> None:
         path.mkdir(mode=0o700, exist_ok=True)
 
 
-def _private_file(path: Path) -> None:
-    """Create the folder 0700 and the file 0600 before SQLite opens it (WAL files follow)."""
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+def open_store(path: Path) -> OutcomeStore:
+    """The store at path; StoreError when it cannot be used."""
+    from runner.record.sqlite import SQLiteStore
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
+    return SQLiteStore(path)

@@ -14,9 +14,13 @@ from runner.events import Event, RunFinished, RunStarted, StepFinished
 from runner.model import HostResult, Status, StepResult
 
 TAIL_LINES = 5
+# the recap always shows these counts; error and interrupted only when there are some
+ALWAYS_COUNTED = frozenset({Status.OK, Status.CHANGED, Status.RECOVERED, Status.FAILED,
+                            Status.SKIPPED, Status.UNREACHABLE})
 COLOURS = {
     "ok": "green", "changed": "yellow", "recovered": "cyan", "failed": "red",
     "skipped": "bright_black", "unreachable": "magenta", "interrupted": "red",
+    "error": "red", "crashed": "red",
 }
 
 
@@ -25,6 +29,8 @@ def use_colour(stream: IO[str]) -> bool:
 
 
 class ConsoleReporter:
+    label = "the console output"
+
     def __init__(self, stream: IO[str] | None = None, verbose: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.colour = use_colour(self.stream)
@@ -35,7 +41,7 @@ class ConsoleReporter:
         self._lock = threading.Lock()
 
     def _paint(self, text: str, status: str) -> str:
-        return click.style(text, fg=COLOURS.get(status), bold=status == "failed") \
+        return click.style(text, fg=COLOURS.get(status), bold=status in {"failed", "error"}) \
             if self.colour else text
 
     def _say(self, text: str) -> None:
@@ -68,7 +74,7 @@ class ConsoleReporter:
         self._say(line)
         if self.verbose:
             shown = [*_tail(r.stdout), *_tail(r.stderr)]
-        elif r.status is Status.FAILED:
+        elif r.status in {Status.FAILED, Status.ERROR}:
             shown = _tail(r.stderr or r.stdout)
         else:
             shown = []
@@ -80,7 +86,8 @@ class ConsoleReporter:
         self._say("")
         self._say("RECAP")
         for host in hosts:
-            counts = " ".join(f"{s}={host.count(s)}" for s in Status)
+            counts = " ".join(f"{s}={host.count(s)}" for s in Status
+                              if s in ALWAYS_COUNTED or host.count(s))
             counts += f" ignored={host.ignored}" if host.ignored else ""
             reason = f"  {host.unreachable_reason}" if host.unreachable_reason else ""
             self._say(f"  {self._paint(f'{host.host:<{self.width}}', str(host.status))}  "

@@ -15,6 +15,8 @@ JSON_TAIL = 4000
 class JsonReporter:
     """One JSON object per line and event, each with an `event` field."""
 
+    label = "the JSON output"
+
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
 

@@ -1,14 +1,23 @@
 """Jinja2 templates in a sandbox: undefined variables are errors, values keep their types.
 
 `{{ x }}` alone yields x itself (a number stays a number); text around it yields a string.
-The `quote` filter shell-quotes a value.
+The `quote` filter shell-quotes a value. Rendering is bounded (runner.templating.sandbox) and
+runs under a deadline and the run's cancel, set per thread with `bounded_by`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from runner.errors import Interrupted
+
+MAX_RENDER_S = 10.0  # no template may take longer, whatever the step's timeout
 
 # Names every template may use besides the playbook's variables.
 BUILTIN_NAMES = frozenset({
@@ -22,6 +31,41 @@ class TemplateFailure(Exception):
     """A template could not be rendered (undefined variable, bad filter argument, ...)."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    deadline: float  # time.monotonic()
+    seconds: float  # what the deadline allowed, for the message
+    cancel: threading.Event | None = None
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def bounded_by(deadline: float | None, cancel: threading.Event | None) -> Iterator[None]:
+    """Renders in this thread end by deadline (and within MAX_RENDER_S) or when cancelled."""
+    now = time.monotonic()
+    end = now + MAX_RENDER_S if deadline is None else min(deadline, now + MAX_RENDER_S)
+    previous = getattr(_local, "limits", None)
+    _local.limits = Limits(end, max(end - now, 0.0), cancel)
+    try:
+        yield
+    finally:
+        _local.limits = previous
+
+
+def check() -> None:
+    """Raise when this thread's render is cancelled or past its deadline."""
+    bound: Limits | None = getattr(_local, "limits", None)
+    if bound is None:
+        return
+    if bound.cancel is not None and bound.cancel.is_set():
+        raise Interrupted("interrupted")
+    if time.monotonic() > bound.deadline:
+        raise TemplateFailure(f"rendering took longer than {bound.seconds:.3g}s "
+                              "(a loop or a value too large?)")
+
+
 def is_template(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
@@ -31,16 +75,12 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         if not is_template(value):
             return value
-        from jinja2 import TemplateError, Undefined, UndefinedError
+        from jinja2 import Undefined
 
-        from runner.templating.sandbox import environment
+        from runner.templating.sandbox import environment, render_native
 
-        try:
-            result = environment().from_string(value).render(context)
-        except UndefinedError as exc:
-            raise TemplateFailure(f"undefined variable: {exc.message}") from None
-        except TemplateError as exc:
-            raise TemplateFailure(f"template error: {exc.message or exc}") from None
+        with _failures(""), _default_bounds():
+            result = render_native(environment().from_string(value), dict(context))
         if isinstance(result, Undefined):  # a lone `{{ x }}` hands back the Undefined itself
             raise TemplateFailure(f"undefined variable: {result._undefined_message}")
         return result
@@ -53,16 +93,38 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> bool:
     """Evaluate a `when` expression to true or false."""
-    from jinja2 import TemplateError, UndefinedError
-
     from runner.templating.sandbox import environment
 
-    try:
+    with _failures("when: "), _default_bounds():
         return bool(environment().compile_expression(expression)(**context))
+
+
+@contextlib.contextmanager
+def _default_bounds() -> Iterator[None]:
+    """MAX_RENDER_S for renders outside any `bounded_by` (plan time, variables)."""
+    if getattr(_local, "limits", None) is not None:
+        yield
+        return
+    with bounded_by(None, None):
+        yield
+
+
+@contextlib.contextmanager
+def _failures(prefix: str) -> Iterator[None]:
+    """Whatever a template raises becomes a TemplateFailure naming it; a cancel stays one."""
+    from jinja2 import TemplateError, UndefinedError
+
+    try:
+        yield
+    except (TemplateFailure, Interrupted):
+        raise
     except UndefinedError as exc:
-        raise TemplateFailure(f"undefined variable in when: {exc.message}") from None
+        raise TemplateFailure(f"{prefix}undefined variable: {exc.message}") from None
     except TemplateError as exc:
-        raise TemplateFailure(f"when: {exc.message or exc}") from None
+        raise TemplateFailure(f"{prefix}template error: {exc.message or exc}") from None
+    except (ArithmeticError, ValueError, TypeError, LookupError, MemoryError,
+            RecursionError, AttributeError) as exc:
+        raise TemplateFailure(f"{prefix}template error: {type(exc).__name__}: {exc}") from None
 
 
 def text(value: Any) -> str:

@@ -164,8 +164,11 @@ steps:
     assert proc.wait(timeout=30) == 130
     assert wait_for(lambda: process_gone(child))
     assert _rows(store, "SELECT status, exit_code FROM runs") == [("interrupted", 130)]
-    steps = dict(_rows(store, "SELECT step, reason FROM step_outcomes"))
-    assert steps["later"] == "interrupted"
+    steps = {step: (status, reason) for step, status, reason
+             in _rows(store, "SELECT step, status, reason FROM step_outcomes")}
+    assert steps["long"][0] == "interrupted"  # not failed with exit code 143
+    assert steps["long"][1] == "interrupted: Ctrl-C or SIGTERM"
+    assert steps["later"] == ("skipped", "not started: the run was stopped (Ctrl-C or SIGTERM)")
 
 
 def test_a_killed_run_is_marked_aborted_when_the_store_is_next_opened(
@@ -223,7 +226,7 @@ def test_a_playbook_whose_hosts_match_nothing(tmp_path: Path, store: Path) -> No
 def test_retention_deletes_old_runs(tmp_path: Path) -> None:
     from runner.events import RunFinished, RunStarted
     from runner.model import RunResult
-    from runner.record.store import SQLiteStore
+    from runner.record.sqlite import SQLiteStore
 
     db = SQLiteStore(tmp_path / "s.db", retention=1.0)
     now = time.time()

@@ -201,7 +201,7 @@ steps:
   - {name: second, needs: first, run: "echo {{ steps.first.nothing }}"}
 """)
     out = run_book(book)
-    assert out.status("second") == "failed"
+    assert out.status("second") == "error"
     assert out.steps["second"].reason.startswith("second: undefined variable")
     assert "nothing" in out.steps["second"].reason
 
@@ -227,6 +227,7 @@ steps:
     out = run_book(book, extra={"port": "1"})
     assert out.status("port") == "ok", out.steps["port"].reason
     bad = run_book(book, extra={"port": "eighty"})
+    assert bad.status("port") == "error"
     assert bad.steps["port"].reason == "tcp: port: expected a whole number, found 'eighty'"
 
 

@@ -1,0 +1,71 @@
+"""The outcome store's schema, one version at a time (`PRAGMA user_version`): a store made by
+an earlier urs is upgraded in place when it is opened, in one transaction per version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from runner.errors import StoreError
+
+# Version 1 is the schema urs 0.1 made without a version number.
+V1 = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, playbook TEXT NOT NULL, playbooks TEXT NOT NULL, hosts TEXT NOT NULL,
+    inventory TEXT NOT NULL DEFAULT '', check_mode INTEGER NOT NULL, status TEXT NOT NULL,
+    exit_code INTEGER, started_at REAL NOT NULL, ended_at REAL,
+    pid INTEGER NOT NULL, control_host TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS host_outcomes (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, host TEXT NOT NULL,
+    status TEXT NOT NULL, counts TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, host)
+);
+CREATE TABLE IF NOT EXISTS step_outcomes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
+    ignored INTEGER NOT NULL DEFAULT 0, rc INTEGER, attempts INTEGER NOT NULL,
+    duration_s REAL NOT NULL, reason TEXT NOT NULL, stdout_tail TEXT NOT NULL,
+    stderr_tail TEXT NOT NULL, changed INTEGER NOT NULL, started_at REAL NOT NULL,
+    ended_at REAL NOT NULL, fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_latest ON step_outcomes (playbook, host, step, id);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+"""
+
+V2 = """
+ALTER TABLE runs ADD COLUMN traceback TEXT NOT NULL DEFAULT '';
+ALTER TABLE step_outcomes ADD COLUMN check_mode INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS runs_playbook ON runs (playbook, started_at);
+"""
+
+MIGRATIONS = (V1, V2)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the store to the newest version; StoreError for a store from a newer urs."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise StoreError(f"the outcome store has schema version {version}; this urs knows "
+                         f"{len(MIGRATIONS)} at most (upgrade urs)")
+    if version == 0 and _has_table(db, "runs"):
+        version = 1  # made before versions were recorded: that is version 1
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number - 1]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

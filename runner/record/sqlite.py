@@ -1,0 +1,192 @@
+"""`SQLiteStore`: the outcome store in one SQLite file, private to the user, WAL mode with a
+busy timeout so concurrent cron runs never lose rows; its schema is versioned
+(runner.record.migrations)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from runner.errors import StoreError
+from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
+from runner.model import Status
+from runner.record.migrations import migrate
+from runner.record.store import private_dir, retention_days
+
+TAIL = 2000
+
+
+class SQLiteStore:
+    label = "the outcome store"
+
+    def __init__(self, path: Path, retention: float | None = None) -> None:
+        self.path = path
+        self.retention_days = retention if retention is not None else retention_days()
+        self._lock = threading.Lock()
+        self._run_id = ""
+        self._check_mode = False
+        try:
+            self._db = _connect(path)
+            migrate(self._db)
+            self._mark_aborted()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot use the outcome store {path}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:  # one transaction
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _mark_aborted(self) -> None:
+        """Runs of this machine left 'running' by a process that no longer exists."""
+        here = socket.gethostname()
+        rows = self._db.execute(
+            "SELECT id, pid FROM runs WHERE status = 'running' AND control_host = ?", (here,)
+        ).fetchall()
+        dead = [r["id"] for r in rows if not _alive(r["pid"])]
+        if dead:
+            with self._write() as db:
+                db.executemany("UPDATE runs SET status = 'aborted' WHERE id = ?",
+                               [(i,) for i in dead])
+
+    def notify(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._run_started(event)
+        elif isinstance(event, StepFinished):
+            self._step(event)
+        elif isinstance(event, HostFinished):
+            self._host(event)
+        elif isinstance(event, RunFinished):
+            self._run_finished(event)
+
+    def _run_started(self, e: RunStarted) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs (id, playbook, playbooks, hosts, inventory, check_mode, status,"
+                " started_at, pid, control_host) VALUES (?,?,?,?,?,?,'running',?,?,?)",
+                (e.run_id, e.playbook, json.dumps(e.playbooks), json.dumps(e.hosts), e.inventory,
+                 int(e.check_mode), e.started_at, os.getpid(), socket.gethostname()),
+            )
+        self._run_id = e.run_id
+        self._check_mode = e.check_mode
+
+    def _step(self, e: StepFinished) -> None:
+        r = e.result
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO step_outcomes (run_id, playbook, host, step, status, ignored, rc,"
+                " attempts, duration_s, reason, stdout_tail, stderr_tail, changed, started_at,"
+                " ended_at, fields, check_mode) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (self._run_id, r.playbook, r.host, r.step, str(r.status), int(r.ignored), r.rc,
+                 r.attempts, r.duration_s, r.reason, r.stdout[-TAIL:], r.stderr[-TAIL:],
+                 int(r.changed), r.started_at, r.ended_at, json.dumps(dict(r.fields), default=str),
+                 int(self._check_mode)),
+            )
+
+    def _host(self, e: HostFinished) -> None:
+        h = e.result
+        counts = {str(s): n for s in Status if (n := sum(1 for r in h.steps if r.status is s))}
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO host_outcomes VALUES (?,?,?,?,?)",
+                       (self._run_id, h.host, str(h.status), json.dumps(counts),
+                        h.unreachable_reason))
+
+    def _run_finished(self, e: RunFinished) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
+                       (e.result.status, e.result.exit_code, e.ended_at, e.result.run_id))
+        self.prune()
+
+    def crashed(self, run_id: str, trace: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET status = 'crashed', exit_code = 70, ended_at = ?, "
+                       "traceback = ? WHERE id = ?", (time.time(), trace, run_id))
+
+    def prune(self) -> int:
+        """Delete runs older than the retention period; returns how many."""
+        cutoff = time.time() - self.retention_days * 86400
+        with self._write() as db:
+            return db.execute("DELETE FROM runs WHERE started_at < ? AND status != 'running'",
+                              (cutoff,)).rowcount
+
+    def runs(self, limit: int = 20, playbook: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs" + (" WHERE playbook = ?" if playbook else "")  # noqa: S608
+        args: Sequence[Any] = (playbook,) if playbook else ()
+        rows = self._db.execute(sql + " ORDER BY started_at DESC LIMIT ?", (*args, limit))
+        return [_run_row(r) for r in rows]
+
+    def run_steps(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT * FROM step_outcomes WHERE run_id = ? ORDER BY id",
+                                (run_id,))
+        return [_step_row(r) for r in rows]
+
+    def latest(self, playbook: str | None = None) -> list[dict[str, Any]]:
+        """The latest outcome of every playbook, host and step."""
+        where = "WHERE s.playbook = ?" if playbook else ""
+        rows = self._db.execute(
+            "SELECT s.* FROM step_outcomes s JOIN (SELECT MAX(id) AS id FROM step_outcomes "  # noqa: S608
+            f"GROUP BY playbook, host, step) m ON s.id = m.id {where} "
+            "ORDER BY s.playbook, s.host, s.started_at, s.id", (playbook,) if playbook else ())
+        return [_step_row(r) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    _private_file(path)
+    db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+def _private_file(path: Path) -> None:
+    """Create the folder 0700 and the file 0600 before SQLite opens it (WAL files follow)."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+def _run_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["playbooks"] = json.loads(out["playbooks"])
+    out["hosts"] = json.loads(out["hosts"])
+    out["check_mode"] = bool(out["check_mode"])
+    return out
+
+
+def _step_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["fields"] = json.loads(out["fields"])
+    out["changed"], out["ignored"] = bool(out["changed"]), bool(out["ignored"])
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
