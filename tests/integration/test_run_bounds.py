@@ -3,6 +3,7 @@ detached processes, huge output, broken pipes, unusable stores, bugs and overlap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,10 +22,8 @@ def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
 
 def _kill(pidfile: Path) -> None:
     for word in pidfile.read_text().split():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(word), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def test_a_command_that_leaves_a_process_holding_its_output_ends_at_once(
@@ -108,8 +107,8 @@ steps:
 """)
     out = urs("run", str(book), "--max-runtime", "1s", timeout=60)
     assert out.returncode == 130, out.stdout
-    steps = dict((s, (st, r)) for s, st, r in
-                 _rows(store, "SELECT step, status, reason FROM step_outcomes"))
+    steps = {s: (st, r) for s, st, r in
+                 _rows(store, "SELECT step, status, reason FROM step_outcomes")}
     assert steps["long"] == ("interrupted",
                              "interrupted: the run's deadline passed (--max-runtime 1s)")
     assert steps["later"][0] == "skipped"

@@ -38,20 +38,22 @@ def _steps(events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]
 def test_many_hosts_in_parallel_each_with_its_own_output(
         fleet: Fleet, hosts: list[SSHHost], tmp_path: Path, store: Path) -> None:
     many = hosts + fleet.start(8)
-    code, events, err = _run(fleet, tmp_path, """
+    meet = tmp_path / "meet"  # the test hosts share this machine's files: a barrier
+    meet.mkdir()
+    code, events, err = _run(fleet, tmp_path, f"""
 hosts: fleet
 steps:
-  - {name: nap, run: 'sleep 0.5'}
+  - name: meet
+    run: 'touch {meet}/$URS_TEST_HOST; i=0; while [ "$(ls {meet} | wc -l)" -lt {len(many)} ]
+          && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ls {meet} | wc -l'
   - name: who
-    needs: nap
-    run: 'echo "$URS_TEST_HOST $(id -un) {{ inventory_hostname }} {{ greeting }}"'
+    needs: meet
+    run: 'echo "$URS_TEST_HOST $(id -un) {{{{ inventory_hostname }}}} {{{{ greeting }}}}"'
 """, many, greeting="hi")
     assert code == 0, err
     steps = _steps(events)
-    naps = [steps[(h.name, "nap")] for h in many]
-    assert len(naps) == 12
-    # every host's nap started before any ended: the hosts ran at once
-    assert max(n["started_at"] for n in naps) < min(n["ended_at"] for n in naps)
+    # every host waited until all had started: they ran at once
+    assert [steps[(h.name, "meet")]["stdout"] for h in many] == [f"{len(many)}\n"] * 12
     for host in many:
         assert steps[(host.name, "who")]["stdout"] == f"{host.name} root {host.name} hi\n"
 
