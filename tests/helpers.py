@@ -19,7 +19,7 @@ from runner.connections import Become, CommandResult, Connection
 from runner.connections.local import LocalConnection
 from runner.events import Bus, Event, StepFinished
 from runner.execute import execute
-from runner.execute.context import RunContext
+from runner.execute.context import Cancel, RunContext
 from runner.inventory import Host, Inventory, implicit
 from runner.model import RunResult, StepResult
 from runner.modules import registry
@@ -64,7 +64,8 @@ def run_book(path: Path, *, connect: Callable[[Host], Connection] | None = None,
              inventory: Inventory | None = None, extra: Mapping[str, Any] | None = None,
              check_mode: bool = False, tags: frozenset[str] = frozenset(),
              skip_tags: frozenset[str] = frozenset(), observers: list[Any] | None = None,
-             redactor: Redactor | None = None, modules: dict[str, Any] | None = None) -> Outcome:
+             redactor: Redactor | None = None, modules: dict[str, Any] | None = None,
+             cancel: Cancel | None = None) -> Outcome:
     modules = {**registry(), **(modules or {})}
     book = load.load([str(path)], {k: m.fields for k, m in modules.items()}, dirs=[path.parent])
     inv = inventory or implicit()
@@ -76,7 +77,7 @@ def run_book(path: Path, *, connect: Callable[[Host], Connection] | None = None,
         modules=modules, bus=Bus([collector, *(observers or [])]),
         redactor=redactor or Redactor(), connect=connect or (lambda h: LocalConnection(h.name)),
         local=LocalConnection(), extra_vars=dict(extra or {}), check_mode=check_mode,
-        tags=tags, skip_tags=skip_tags,
+        tags=tags, skip_tags=skip_tags, cancel=cancel or Cancel(),
     )
     return Outcome(execute(ctx), collector)
 

@@ -4,6 +4,7 @@ serial batches."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -269,3 +270,27 @@ def test_unsupported_connection_kind_is_unreachable(tmp_path: Path, store: Path)
     out = urs("run", str(book), "-i", str(inventory))
     assert out.returncode == 4
     assert "box: ansible_connection 'docker' is not supported (local or ssh)" in out.stdout
+
+
+def test_a_process_left_behind_never_holds_a_remote_step(
+        fleet: Fleet, hosts: list[SSHHost], tmp_path: Path, store: Path) -> None:
+    pids = tmp_path / "pids"
+    try:
+        code, events, err = _run(fleet, tmp_path, f"""
+hosts: fleet
+steps:
+  - {{name: detached, run: "setsid sleep 600 & echo $! >> {pids}; echo started"}}
+  - {{name: background, run: "sleep 600 & echo $! >> {pids}; echo started"}}
+  - {{name: hangs, run: "setsid sleep 600 & echo $! >> {pids}; sleep 600", timeout: 1s}}
+""", hosts[:1])
+        steps = _steps(events)
+        host = hosts[0].name
+        assert code == 1, err  # only `hangs` failed
+        assert steps[(host, "detached")]["status"] == "ok", err
+        assert steps[(host, "detached")]["stdout"] == "started\n"
+        assert steps[(host, "background")]["status"] == "ok"
+        assert steps[(host, "hangs")]["reason"] == "timed out after 1s; its processes were killed"
+    finally:
+        for pid in pids.read_text().split() if pids.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), 9)

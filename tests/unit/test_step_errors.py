@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from runner.connections import CommandResult, Connector
+from runner.events import StepStarted
+from runner.execute.context import Cancel
 from runner.inventory import Host, Inventory
 from runner.model import Status
+from runner.modules import ActionResult, ModuleCall
 from tests.helpers import Scripted, run_book, write
 
 
@@ -174,3 +177,44 @@ steps:
     assert out.steps["broken"].status is Status.ERROR and out.steps["broken"].ignored
     assert out.status("after") == "ok"
     assert out.run.exit_code == 0
+
+
+class Waits:
+    """A module that waits for ever, the way a module loop waits for a state to settle."""
+
+    name = "waits"
+    doc = "waits"
+    fields: dict[str, object] = {}
+
+    def run(self, call: ModuleCall) -> ActionResult:
+        while True:
+            call.sleep(0.05)
+
+
+def test_a_module_wait_ends_at_the_steps_timeout(tmp_path: Path) -> None:
+    book = write(tmp_path, "steps: [{name: settle, check: {waits: {}}, timeout: 0.3s}]")
+    out = run_book(book, modules={"waits": Waits()})
+    assert out.steps["settle"].status is Status.FAILED
+    assert out.steps["settle"].reason == "waits: timed out after 0.3s"
+
+
+def test_a_module_wait_ends_when_the_run_is_stopped(tmp_path: Path) -> None:
+    book = write(tmp_path, "steps: [{name: settle, check: {waits: {}}, timeout: 1h}]")
+    started = threading.Event()
+
+    class Stopper:
+        def notify(self, event: object) -> None:
+            if isinstance(event, StepStarted):
+                started.set()
+
+    result: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: result.update(out=run_book(
+        book, modules={"waits": Waits()}, observers=[Stopper()], cancel=cancel)))
+    cancel = Cancel()
+    worker.start()
+    assert started.wait(30)
+    cancel.stop("test stop")
+    worker.join(30)
+    out = result["out"]
+    assert out.steps["settle"].status is Status.INTERRUPTED  # type: ignore[attr-defined]
+    assert out.steps["settle"].reason == "interrupted: test stop"  # type: ignore[attr-defined]
