@@ -141,6 +141,20 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class PastAction:
+    """Something a module did to the world in an earlier run (a workflow dispatched, a deploy
+    restored), as the store remembers it: modules cap such actions per window with these.
+    A module reports its own in its result's `fields["actions"]` as {"kind", "target"}."""
+
+    playbook: str
+    host: str
+    step: str
+    kind: str
+    target: str
+    at: float  # UTC epoch seconds
+
+
+@dataclass(frozen=True)
 class HostResult:
     host: str
     steps: tuple[StepResult, ...]

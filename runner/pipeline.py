@@ -7,8 +7,9 @@ exit codes and printing stay with the caller.
 from __future__ import annotations
 
 import os
+import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,15 @@ from runner.events import Bus, Observer
 from runner.execute import execute
 from runner.execute.context import DEFAULT_TIMEOUT_S, RunContext
 from runner.inventory import Host, Inventory
-from runner.model import RunResult
+from runner.model import PastAction, RunResult
 from runner.modules import Module
 from runner.plan import Plan
 from runner.record.lock import RunLock, lock_key
-from runner.record.store import default_path, open_store
+from runner.record.store import OutcomeStore, default_path, open_store
 from runner.redact import Redactor, secret_values
 
 DEFAULT_MAX_RUNTIME_S = 3600.0
+ACTION_MEMORY_S = 30 * 86400.0  # how far back modules see what they did (caps per window)
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,13 @@ class Loaded:
 
 
 def prepare(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
-            limit: str | None) -> Loaded:
-    """load -> plan: InputError with every problem of the input before anything runs."""
+            limit: str | None, modules: Mapping[str, Module] | None = None) -> Loaded:
+    """load -> plan: InputError with every problem of the input before anything runs.
+    modules: the built-in ones unless given."""
     from runner import load, plan
     from runner.modules import registry
 
-    modules = registry()
+    modules = dict(modules) if modules is not None else registry()
     book, inv, extra_vars = load.load_all(playbooks, inventories, extra,
                                           {k: m.fields for k, m in modules.items()})
     known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
@@ -98,7 +101,15 @@ def run(loaded: Loaded, options: Options) -> RunResult:
         lock.release()
 
 
-def _execute(loaded: Loaded, options: Options, bus: Bus, store: Any) -> RunResult:
+def _past_actions(loaded: Loaded, store: OutcomeStore) -> dict[str, tuple[PastAction, ...]]:
+    by_host: dict[str, list[PastAction]] = {}
+    names = [b.name for b in loaded.plan.books]
+    for action in store.recent_actions(names, time.time() - ACTION_MEMORY_S):
+        by_host.setdefault(action.host, []).append(action)
+    return {host: tuple(actions) for host, actions in by_host.items()}
+
+
+def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) -> RunResult:
     redactor = Redactor(secret_values(dict(os.environ)))
     redactor.add(secret_values(dict(loaded.extra)))
     ctx = RunContext(
@@ -108,6 +119,7 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: Any) -> RunResul
         local=LocalConnection("localhost"), extra_vars=loaded.extra,
         check_mode=options.check_mode, tags=options.tags, skip_tags=options.skip_tags,
         forks=options.forks, timeout=options.timeout, max_runtime=options.max_runtime,
+        past_actions=_past_actions(loaded, store),
     )
     try:
         return execute(ctx)

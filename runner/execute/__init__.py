@@ -24,8 +24,9 @@ def execute(ctx: RunContext) -> RunResult:
         tuple(h.name for h in hosts), len(ctx.plan.nodes), ctx.check_mode, time.time(),
         ",".join(ctx.inventory.sources), tuple(n.label for n in ctx.plan.nodes.values())))
     state = RunState()
+    ctx.cancel.on_stop(state.cancel_all)
     results: list[HostResult] = []
-    timer = _deadline(ctx, state)
+    timer = _deadline(ctx)
     try:
         for batch in _batches(ctx.plan.root, hosts):
             results.extend(_run_batch(ctx, state, batch))
@@ -40,17 +41,12 @@ def execute(ctx: RunContext) -> RunResult:
     return run
 
 
-def stop(ctx: RunContext, state: RunState, reason: str) -> None:
-    """Stop the run: no new step starts, running commands are killed, waits end."""
-    ctx.cancel.stop(reason)
-    state.cancel_all()
-
-
-def _deadline(ctx: RunContext, state: RunState) -> threading.Timer | None:
+def _deadline(ctx: RunContext) -> threading.Timer | None:
+    """At the run's deadline, stop it: no new step starts, running commands are killed."""
     if ctx.max_runtime is None:
         return None
     reason = f"the run's deadline passed (--max-runtime {ctx.max_runtime:g}s)"
-    timer = threading.Timer(ctx.max_runtime, stop, (ctx, state, reason))
+    timer = threading.Timer(ctx.max_runtime, ctx.cancel.stop, (reason,))
     timer.daemon = True
     timer.start()
     return timer
@@ -79,7 +75,7 @@ def _run_batch(ctx: RunContext, state: RunState, batch: list[Host]) -> list[Host
     try:
         wait(futures)
     except KeyboardInterrupt:
-        stop(ctx, state, "Ctrl-C or SIGTERM")
+        ctx.cancel.stop("Ctrl-C or SIGTERM")
         pool.shutdown(wait=True, cancel_futures=True)
     pool.shutdown(wait=True)
     return [f.result() for f in futures if not f.cancelled()]

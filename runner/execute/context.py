@@ -12,7 +12,7 @@ from typing import Any
 from runner.connections import Connection
 from runner.events import Bus
 from runner.inventory import Host, Inventory
-from runner.model import StepResult
+from runner.model import PastAction, StepResult
 from runner.modules import Module
 from runner.plan import Key, Plan
 from runner.redact import Redactor
@@ -21,14 +21,31 @@ DEFAULT_TIMEOUT_S = 300.0  # each action of a step, unless the step, playbook or
 
 
 class Cancel(threading.Event):
-    """Set when the run must stop (Ctrl-C, SIGTERM, its deadline), with the reason."""
+    """Set when the run must stop (Ctrl-C, SIGTERM, its deadline, a daemon shutting down),
+    with the reason; whoever holds it can stop the run, and what was registered with
+    `on_stop` (killing the running commands) happens then."""
 
-    reason = ""
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = ""
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+            stopped = self.is_set()
+        if stopped:
+            callback()
 
     def stop(self, reason: str) -> None:
-        if not self.is_set():
-            self.reason = reason
-        self.set()
+        with self._lock:
+            if not self.is_set():
+                self.reason = reason
+            self.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class RunContext:
     forks: int = 20
     timeout: float = DEFAULT_TIMEOUT_S  # a step's timeout when neither it nor its playbook sets one
     max_runtime: float | None = None  # seconds the whole run may take
+    past_actions: Mapping[str, tuple[PastAction, ...]] = field(default_factory=dict)  # by host
     cancel: Cancel = field(default_factory=Cancel)
 
     def hosts(self) -> list[Host]:

@@ -153,6 +153,7 @@ class HostRun:
             context=context, modules=self.ctx.modules, check_mode=self.ctx.check_mode,
             cancel=self.ctx.cancel, become=self._become(node),
             timeout=step.timeout or node.book.timeout or self.ctx.timeout,
+            past_actions=self.ctx.past_actions.get(self.host.name, ()),
         )
         try:
             return execute_step(call)

@@ -19,7 +19,7 @@ from typing import Any
 from runner.connections import Become, Connection, Unreachable
 from runner.errors import DeadlineExceeded, Interrupted
 from runner.fields import with_defaults
-from runner.model import Action, Status, Step, StepResult
+from runner.model import Action, PastAction, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall
 from runner.templating import TemplateFailure, bounded_by, evaluate, render, text
 
@@ -40,6 +40,7 @@ class StepCall:
     cancel: threading.Event
     become: Become | None
     timeout: float  # each action of an attempt: the step's, the playbook's or the run's
+    past_actions: tuple[PastAction, ...] = ()  # what modules did on this host in earlier runs
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
         return module.run(ModuleCall(
             args=args, mode=mode, connection=call.connection, host=call.host, vars=call.context,
             timeout=call.step.timeout, env=env, cwd=cwd, become=call.become, deadline=deadline,
-            cancel=call.cancel))
+            cancel=call.cancel, past_actions=call.past_actions))
     except DeadlineExceeded:
         return ActionResult(False, reason=f"{action.module}: timed out after "
                             f"{call.timeout:g}s")

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from runner.connections import Become, Connection
 from runner.errors import DeadlineExceeded, Interrupted
 from runner.fields import Fields
+from runner.model import PastAction
 
 
 class Mode(enum.StrEnum):
@@ -51,6 +52,15 @@ class ModuleCall:
     become: Become | None = None
     deadline: float | None = None  # time.monotonic() by which the attempt must end
     cancel: threading.Event = field(default_factory=threading.Event)
+    # what modules did on this host in earlier runs (not in check mode), for caps per window;
+    # report new ones in ActionResult.fields["actions"] as [{"kind": ..., "target": ...}]
+    past_actions: tuple[PastAction, ...] = ()
+
+    def actions_since(self, kind: str, target: str, window_s: float) -> int:
+        """How many times this kind of action was taken on target within the last window."""
+        since = time.time() - window_s
+        return sum(1 for a in self.past_actions
+                   if a.kind == kind and a.target == target and a.at >= since)
 
     def remaining(self) -> float | None:
         """Seconds left before the attempt's deadline (None: no deadline); raises

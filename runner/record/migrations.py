@@ -37,6 +37,7 @@ V2 = """
 ALTER TABLE runs ADD COLUMN traceback TEXT NOT NULL DEFAULT '';
 ALTER TABLE step_outcomes ADD COLUMN check_mode INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS runs_playbook ON runs (playbook, started_at);
+CREATE INDEX IF NOT EXISTS step_recent ON step_outcomes (playbook, host, ended_at);
 """
 
 MIGRATIONS = (V1, V2)

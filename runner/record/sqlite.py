@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.errors import StoreError
 from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
-from runner.model import Status
+from runner.model import PastAction, Status
 from runner.record.migrations import migrate
 from runner.record.store import private_dir, retention_days
 
@@ -111,6 +111,17 @@ class SQLiteStore:
             db.execute("UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
                        (e.result.status, e.result.exit_code, e.ended_at, e.result.run_id))
         self.prune()
+
+    def recent_actions(self, playbooks: Sequence[str], since: float) -> list[PastAction]:
+        marks = ",".join("?" * len(playbooks))
+        rows = self._db.execute(
+            "SELECT s.playbook, s.host, s.step, json_extract(a.value, '$.kind'), "  # noqa: S608
+            "json_extract(a.value, '$.target'), s.ended_at "
+            "FROM step_outcomes s, json_each(s.fields, '$.actions') a "
+            f"WHERE s.playbook IN ({marks}) AND s.ended_at >= ? AND s.check_mode = 0 "
+            "AND s.fields LIKE '%\"actions\"%' ORDER BY s.ended_at", (*playbooks, since))
+        return [PastAction(str(p), str(h), str(s), str(k), str(t), float(at))
+                for p, h, s, k, t, at in rows]
 
     def crashed(self, run_id: str, trace: str) -> None:
         with self._write() as db:

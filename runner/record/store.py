@@ -8,10 +8,12 @@ under the user's state directory (or `--store` / `URS_STORE`).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from runner.events import Event
+from runner.model import PastAction
 
 RETENTION_DAYS = 90.0
 
@@ -26,6 +28,11 @@ class OutcomeStore(Protocol):
     def run_steps(self, run_id: str) -> list[dict[str, Any]]: ...
 
     def latest(self, playbook: str | None = None) -> list[dict[str, Any]]: ...
+
+    def recent_actions(self, playbooks: Sequence[str], since: float) -> list[PastAction]:
+        """What modules of these playbooks did (`fields["actions"]`) since a time, outside
+        check mode, oldest first."""
+        ...
 
     def crashed(self, run_id: str, trace: str) -> None:
         """Mark a run that a bug in urs ended, keeping the traceback."""

@@ -1,0 +1,61 @@
+"""What a module did in earlier runs reaches it through the store, so caps per window hold
+across separate runs; check-mode runs never count."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from runner import pipeline
+from runner.fields import Field
+from runner.modules import ActionResult, Mode, ModuleCall, registry
+from tests.helpers import write
+
+
+class Trigger:
+    """Triggers `target` unless it was triggered `cap` times within the window already."""
+
+    name = "trigger"
+    doc = "test module"
+    fields = {"target": Field("str", "what to trigger", required=True),
+              "cap": Field("int", "at most this many per hour", default=2)}
+
+    def run(self, call: ModuleCall) -> ActionResult:
+        target = str(call.args["target"])
+        done = call.actions_since("trigger", target, 3600)
+        if done >= int(call.args["cap"]):
+            return ActionResult(False, reason=f"cap reached: {done} triggers of {target}")
+        if call.mode is Mode.CHECK:
+            return ActionResult(False, reason=f"would trigger {target}")
+        return ActionResult(True, changed=True, stdout=f"triggered after {done}",
+                            fields={"actions": [{"kind": "trigger", "target": target}]})
+
+
+def _run(book: Path, store: Path, check_mode: bool = False) -> str:
+    from runner.events import StepFinished
+
+    loaded = pipeline.prepare([str(book)], [], [], None, {**registry(), "trigger": Trigger()})
+    seen: list[str] = []
+
+    class Watch:
+        def notify(self, event: object) -> None:
+            if isinstance(event, StepFinished):
+                seen.append(event.result.reason or event.result.stdout)
+
+    pipeline.run(loaded, pipeline.Options(run_id=uuid.uuid4().hex, store=store,
+                                          check_mode=check_mode, observers=(Watch(),)))
+    return seen[0]
+
+
+def test_a_cap_per_window_holds_across_separate_runs(tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    book = write(tmp_path, "steps: [{name: kick, trigger: {target: backup.yml}}]")
+    from runner.modules import registry as real
+
+    assert "trigger" not in real()
+    assert _run(book, store, check_mode=True).startswith("would trigger backup.yml")
+    assert _run(book, store) == "triggered after 0\n"  # the check-mode run did not count
+    assert _run(book, store) == "triggered after 1\n"
+    assert _run(book, store) == "cap reached: 2 triggers of backup.yml"
+    other = write(tmp_path, "steps: [{name: kick, trigger: {target: other.yml}}]", "b.yml")
+    assert _run(other, store) == "triggered after 0\n"
