@@ -54,8 +54,8 @@ def test_a_cap_per_window_holds_across_separate_runs(tmp_path: Path) -> None:
 
     assert "trigger" not in real()
     assert _run(book, store, check_mode=True).startswith("would trigger backup.yml")
-    assert _run(book, store) == "triggered after 0\n"  # the check-mode run did not count
-    assert _run(book, store) == "triggered after 1\n"
+    assert _run(book, store) == "triggered after 0"  # the check-mode run did not count
+    assert _run(book, store) == "triggered after 1"
     assert _run(book, store) == "cap reached: 2 triggers of backup.yml"
     other = write(tmp_path, "steps: [{name: kick, trigger: {target: other.yml}}]", "b.yml")
-    assert _run(other, store) == "triggered after 0\n"
+    assert _run(other, store) == "triggered after 0"
