@@ -129,7 +129,8 @@ class StepResult:
         """A dependency that did not pass (and was not ignored) skips its dependents."""
         if self.status in PASSED or self.ignored:
             return False
-        return not (self.status is Status.SKIPPED and self.fields.get("skip") in {"when", "check"})
+        return not (self.status is Status.SKIPPED
+                    and self.fields.get("skip") in {"when", "check", "module"})
 
     def as_vars(self) -> dict[str, Any]:
         """How later steps see this result as `steps.<name>`."""
@@ -151,6 +152,17 @@ class PastAction:
     step: str
     kind: str
     target: str
+    at: float  # UTC epoch seconds
+
+
+@dataclass(frozen=True)
+class PastOutcome:
+    """One earlier outcome of a step on a host (not in check mode), as the store remembers it:
+    modules count consecutive failures across runs with these."""
+
+    status: Status
+    reason: str
+    fields: Mapping[str, Any]
     at: float  # UTC epoch seconds
 
 

@@ -29,6 +29,7 @@ from runner.redact import Redactor, secret_values
 
 DEFAULT_MAX_RUNTIME_S = 3600.0
 ACTION_MEMORY_S = 30 * 86400.0  # how far back modules see what they did (caps per window)
+PREVIOUS_OUTCOMES = 20  # earlier outcomes of each step a module sees (consecutive failures)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) ->
         check_mode=options.check_mode, tags=options.tags, skip_tags=options.skip_tags,
         forks=options.forks, timeout=options.timeout, max_runtime=options.max_runtime,
         past_actions=_past_actions(loaded, store),
+        previous=store.previous_outcomes([b.name for b in loaded.plan.books], PREVIOUS_OUTCOMES,
+                                         time.time() - ACTION_MEMORY_S),
     )
     try:
         return execute(ctx)

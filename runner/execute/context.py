@@ -12,7 +12,7 @@ from typing import Any
 from runner.connections import Connection
 from runner.events import Bus
 from runner.inventory import Host, Inventory
-from runner.model import PastAction, StepResult
+from runner.model import PastAction, PastOutcome, StepResult
 from runner.modules import Module
 from runner.plan import Key, Plan
 from runner.redact import Redactor
@@ -67,6 +67,9 @@ class RunContext:
     timeout: float = DEFAULT_TIMEOUT_S  # a step's timeout when neither it nor its playbook sets one
     max_runtime: float | None = None  # seconds the whole run may take
     past_actions: Mapping[str, tuple[PastAction, ...]] = field(default_factory=dict)  # by host
+    # each step's earlier outcomes, newest first, by (playbook, host, step)
+    previous: Mapping[tuple[str, str, str], tuple[PastOutcome, ...]] = \
+        field(default_factory=dict)
     cancel: Cancel = field(default_factory=Cancel)
 
     def hosts(self) -> list[Host]:

@@ -19,13 +19,21 @@ from typing import Any
 from runner.connections import Become, Connection, Unreachable
 from runner.errors import DeadlineExceeded, Interrupted
 from runner.fields import with_defaults
-from runner.model import Action, PastAction, Status, Step, StepResult
+from runner.model import Action, PastAction, PastOutcome, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall
 from runner.templating import TemplateFailure, bounded_by, evaluate, render, text
 
 
 class InvalidArgument(Exception):
     """A module argument that does not fit its field once rendered."""
+
+
+class NothingToDo(Exception):
+    """A module found nothing to do here (no token, not configured): the step is skipped."""
+
+    def __init__(self, result: ActionResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class StepCall:
     become: Become | None
     timeout: float  # each action of an attempt: the step's, the playbook's or the run's
     past_actions: tuple[PastAction, ...] = ()  # what modules did on this host in earlier runs
+    previous: tuple[PastOutcome, ...] = ()  # this step's earlier outcomes here, newest first
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,9 @@ def _guarded(call: StepCall) -> Outcome:
         return _decide(call)
     except Unreachable:
         raise
+    except NothingToDo as skip:
+        return Outcome(Status.SKIPPED, skip.result, skip.result.reason, skip="module",
+                       attempts=0)
     except Interrupted:
         return Outcome(Status.INTERRUPTED, ActionResult(False),
                        f"interrupted: {_why(call.cancel)}")
@@ -199,13 +211,16 @@ def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
     if action.is_shell:
         return _shell(call, command, env, cwd, deadline)
     try:
-        return module.run(ModuleCall(
+        result = module.run(ModuleCall(
             args=args, mode=mode, connection=call.connection, host=call.host, vars=call.context,
             timeout=call.step.timeout, env=env, cwd=cwd, become=call.become, deadline=deadline,
-            cancel=call.cancel, past_actions=call.past_actions))
+            cancel=call.cancel, past_actions=call.past_actions, previous=call.previous))
     except DeadlineExceeded:
         return ActionResult(False, reason=f"{action.module}: timed out after "
                             f"{call.timeout:g}s")
+    if result.skipped:
+        raise NothingToDo(result)
+    return result
 
 
 def _module_args(module: Module, name: str, rendered: dict[str, Any]) -> dict[str, Any]:

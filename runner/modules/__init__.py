@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from runner.connections import Become, Connection
 from runner.errors import DeadlineExceeded, Interrupted
 from runner.fields import Fields
-from runner.model import PastAction
+from runner.model import PastAction, PastOutcome
 
 
 class Mode(enum.StrEnum):
@@ -35,6 +35,7 @@ class ActionResult:
     changed: bool = False
     reason: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
+    skipped: bool = False  # nothing to do here (no token, not configured): `reason` says why
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class ModuleCall:
     # what modules did on this host in earlier runs (not in check mode), for caps per window;
     # report new ones in ActionResult.fields["actions"] as [{"kind": ..., "target": ...}]
     past_actions: tuple[PastAction, ...] = ()
+    # this step's earlier outcomes on this host (not in check mode), newest first
+    previous: tuple[PastOutcome, ...] = ()
 
     def actions_since(self, kind: str, target: str, window_s: float) -> int:
         """How many times this kind of action was taken on target within the last window."""

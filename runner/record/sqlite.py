@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.errors import StoreError
 from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
-from runner.model import PastAction, Status
+from runner.model import PastAction, PastOutcome, Status
 from runner.record.migrations import migrate
 from runner.record.store import private_dir, retention_days
 
@@ -122,6 +122,20 @@ class SQLiteStore:
             "AND s.fields LIKE '%\"actions\"%' ORDER BY s.ended_at", (*playbooks, since))
         return [PastAction(str(p), str(h), str(s), str(k), str(t), float(at))
                 for p, h, s, k, t, at in rows]
+
+    def previous_outcomes(self, playbooks: Sequence[str], per_step: int, since: float
+                          ) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
+        marks = ",".join("?" * len(playbooks))
+        rows = self._db.execute(
+            "SELECT playbook, host, step, status, reason, fields, ended_at FROM ("  # noqa: S608
+            " SELECT *, ROW_NUMBER() OVER (PARTITION BY playbook, host, step ORDER BY id DESC)"
+            f" AS n FROM step_outcomes WHERE playbook IN ({marks}) AND ended_at >= ?"
+            " AND check_mode = 0) WHERE n <= ? ORDER BY id DESC", (*playbooks, since, per_step))
+        found: dict[tuple[str, str, str], list[PastOutcome]] = {}
+        for playbook, host, step, status, reason, fields, at in rows:
+            found.setdefault((playbook, host, step), []).append(
+                PastOutcome(Status(status), reason, json.loads(fields), at))
+        return {key: tuple(outcomes) for key, outcomes in found.items()}
 
     def crashed(self, run_id: str, trace: str) -> None:
         with self._write() as db:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from runner.events import Event
-from runner.model import PastAction
+from runner.model import PastAction, PastOutcome
 
 RETENTION_DAYS = 90.0
 
@@ -32,6 +32,12 @@ class OutcomeStore(Protocol):
     def recent_actions(self, playbooks: Sequence[str], since: float) -> list[PastAction]:
         """What modules of these playbooks did (`fields["actions"]`) since a time, outside
         check mode, oldest first."""
+        ...
+
+    def previous_outcomes(self, playbooks: Sequence[str], per_step: int, since: float
+                          ) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
+        """The last per_step outcomes (outside check mode, since a time) of every step of these
+        playbooks, newest first, by (playbook, host, step)."""
         ...
 
     def crashed(self, run_id: str, trace: str) -> None:

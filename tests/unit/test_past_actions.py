@@ -59,3 +59,59 @@ def test_a_cap_per_window_holds_across_separate_runs(tmp_path: Path) -> None:
     assert _run(book, store) == "cap reached: 2 triggers of backup.yml"
     other = write(tmp_path, "steps: [{name: kick, trigger: {target: other.yml}}]", "b.yml")
     assert _run(other, store) == "triggered after 0"
+
+
+class Probe:
+    """Fails for real only after `threshold` consecutive failing probes, counted across runs;
+    skipped when it has no URL."""
+
+    name = "probe"
+    doc = "test module"
+    fields = {"up": Field("bool", "is it up", default=True),
+              "url": Field("str", "where")}
+
+    def run(self, call: ModuleCall) -> ActionResult:
+        if not call.args.get("url"):
+            return ActionResult(False, skipped=True, reason="no url given")
+        if call.args["up"]:
+            return ActionResult(True, stdout="up")
+        streak = 1
+        for past in call.previous:
+            if not past.fields.get("probe_failed"):
+                break
+            streak += 1
+        fields = {"probe_failed": True, "streak": streak}
+        if streak < 3:
+            return ActionResult(True, stdout=f"down {streak} times in a row", fields=fields)
+        return ActionResult(False, reason=f"down {streak} times in a row", fields=fields)
+
+
+def test_a_module_counts_consecutive_failures_across_runs_and_can_skip(tmp_path: Path) -> None:
+    from runner.events import StepFinished
+
+    store = tmp_path / "store.db"
+    modules = {**registry(), "probe": Probe()}
+
+    def once(text: str, name: str = "book.yml") -> tuple[str, str]:
+        book = write(tmp_path, text, name)
+        loaded = pipeline.prepare([str(book)], [], [], None, modules)
+        seen: list[tuple[str, str]] = []
+
+        class Watch:
+            def notify(self, event: object) -> None:
+                if isinstance(event, StepFinished):
+                    seen.append((str(event.result.status),
+                                 event.result.reason or event.result.stdout))
+
+        pipeline.run(loaded, pipeline.Options(run_id=uuid.uuid4().hex, store=store,
+                                              observers=(Watch(),)))
+        return seen[0]
+
+    down = "steps: [{name: p, probe: {url: x, up: false}}, {name: q, needs: p, run: 'true'}]"
+    assert once(down) == ("ok", "down 1 times in a row")
+    assert once(down) == ("ok", "down 2 times in a row")
+    assert once(down) == ("failed", "down 3 times in a row")
+    assert once("steps: [{name: p, probe: {url: x}}]") == ("ok", "up")
+    assert once(down) == ("ok", "down 1 times in a row")  # the streak was broken
+    skipped = "steps: [{name: p, probe: {}}, {name: q, needs: p, run: 'echo ran'}]"
+    assert once(skipped, "skip.yml") == ("skipped", "no url given")
