@@ -156,6 +156,8 @@ def normalise(key: str, value: object) -> object:
 
 def format_duration(seconds: float) -> str:
     """30 -> 30s, 120 -> 2m, 1.5 -> 1500ms: the shortest exact form."""
+    if seconds == 0:
+        return "0s"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size and (seconds / size).is_integer():
             return f"{seconds / size:.0f}{unit}"
