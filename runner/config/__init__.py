@@ -87,7 +87,8 @@ def _display(file: Path | None, cwd: Path) -> str:
 
 
 def _dropped(env: Mapping[str, str]) -> list[str]:
-    return [f"{name} is not used by urs: {why}" for name, why in DROPPED.items() if name in env]
+    return [f"{name} is not used by urs: {why}" for name, why in DROPPED.items()
+            if env.get(name, "").strip()]
 
 
 def _check_schedules(merged: Mapping[str, Sourced], jobs: list[str]) -> list[Problem]:

@@ -85,14 +85,14 @@ class EnvReader:
         self.used: set[str] = set()
 
     def read(self, name: str, key: str, field: Field, milliseconds: bool = False) -> None:
-        if name not in self.env or key in self.layer:
-            return
+        if not self.env.get(name, "").strip() or key in self.layer:
+            return  # unset or empty: as if not there
         self.used.add(name)
         text = self.env[name]
         value, expected = parse_text(field, str(normalise(key, text)), milliseconds)
         if expected:
-            found = describe(text.strip()) if text.strip() else "an empty value"
-            self.problems.append(Problem(f"env {name}", None, key, expected, found))
+            self.problems.append(Problem(f"env {name}", None, key, expected,
+                                         describe(text.strip())))
         else:
             self.layer[key] = Sourced(value, Origin("env", name))
 
@@ -105,7 +105,7 @@ def legacy_layer(env: Mapping[str, str], systems: Mapping[str, str | None]) -> E
             reader.read(legacy.name, legacy.key, _field(legacy.key))
             continue
         jobs = [job for job, system in systems.items() if system == legacy.system]
-        if legacy.name in env and not jobs:
+        if env.get(legacy.name, "").strip() and not jobs:
             reader.notices.append(f"{legacy.name} is set but no job has system "
                                   f"{legacy.system}: ignored")
         for job in jobs:

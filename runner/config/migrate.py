@@ -96,7 +96,8 @@ def _from_env(out: Migration, env: Mapping[str, str]) -> None:
     out.problems += reader.problems
     for key, sourced in reader.layer.items():
         _set(out, key, sourced.value, f"from env {sourced.origin.where}")
-    out.dropped += [f"{name}: {why}" for name, why in DROPPED.items() if name in env]
+    out.dropped += [f"{name}: {why}" for name, why in DROPPED.items()
+                    if env.get(name, "").strip()]
 
 
 def _set(out: Migration, key: str, value: Any, note: str) -> None:

@@ -24,6 +24,12 @@ EXAMPLES = {"store": "outcomes.db", "log.file": "urs.log", "inventory": "invento
             "limit": "web*", "cron": "*/5 * * * *", "interval": "5m", "timeout": "10m",
             "log_level": "debug", "vars": {"name": "value"}}
 Document = dict[str, Any]
+ABOUT = {
+    "pm2": "PM2 (the original's PM2_CHECK_INTERVAL): restart errored apps, resurrect the daemon",
+    "github": "GitHub Actions: restore broken workflow files, re-run or dispatch backups",
+    "netlify": "Netlify Functions: regenerate a stale manifest, restore it from its backup",
+    "health": "every health playbook, as one graph (the original's HEALTH_CHECK_INTERVAL)",
+}
 
 
 def default_document() -> Document:
@@ -57,7 +63,8 @@ def render(doc: Document, notes: Mapping[str, str] | None = None) -> str:
     lines += ["", "# The jobs `urs daemon` runs and `urs schedule` turns into crontab lines or "
               "timers.", "jobs:"]
     for name, job in doc["jobs"].items():
-        lines += [f"  {name}:", *_job(name, job, notes)]
+        lines += [f"  # {ABOUT.get(name, 'the job ' + name)}", f"  {name}:",
+                  *_job(name, job, notes)]
     return "\n".join(lines) + "\n"
 
 
@@ -69,8 +76,6 @@ def _job(name: str, job: Mapping[str, Any], notes: Mapping[str, str]) -> list[st
             lines += [f"    # {field.doc}", "    vars:"]
             lines += [f"      {k}: {_scalar(v)}" + _note(notes, f"jobs.{name}.vars.{k}")
                       for k, v in value.items()]
-        elif key in {"interval", "cron"} and value is None:
-            continue  # the other one of the two is written
         else:
             lines += _setting(f"jobs.{name}.{key}", value, field, notes, 2, key)
     return lines
