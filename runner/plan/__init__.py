@@ -1,39 +1,29 @@
-"""Plan stage: the steps of a playbook (and the playbooks it includes) as one networkx DAG.
+"""Plan stage: the steps of a playbook (and the playbooks it includes) as one DAG.
 
 Rejects self-dependencies, cycles (printed as a path `a -> b -> a`) and template problems
-before any host is touched. Ties between ready steps are broken by file order.
+before any host is touched. Ties between ready steps are broken by file order. graphlib
+orders a valid graph; networkx is imported only to explain an invalid one (runner.plan.graph).
 
-A plan that passed is remembered (runner.plan.cache) by a digest of everything it was built
-from, so the next run of unchanged playbooks (cron's case) neither imports networkx nor
-parses templates again: it reuses the validated order and needs.
+A plan that passed is remembered (runner.plan.cache) under a key of everything it was built
+from, so the next run of unchanged playbooks (cron's case) parses no template again (nor
+imports jinja2 when no template is rendered): it reuses the validated order and needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from runner.errors import InputError, Problem, did_you_mean
 from runner.inventory import Host, Inventory
 from runner.inventory.patterns import select
 from runner.model import Playbook, Step
 from runner.plan import cache as plancache
+from runner.plan import graph
+from runner.plan.graph import Key, Node
 from runner.templating import problems_in, strings_in
 
-Key = tuple[str, str]  # (playbook name, step name)
-
-
-@dataclass(frozen=True)
-class Node:
-    key: Key
-    book: Playbook
-    step: Step
-    order: int
-
-    @property
-    def label(self) -> str:
-        return self.step.name if not self.key[0] else f"{self.key[0]}/{self.step.name}"
+__all__ = ["Key", "Node", "Plan", "build", "targets", "unique_books"]
 
 
 @dataclass(frozen=True)
@@ -52,10 +42,6 @@ class Plan:
         return [self.nodes[k] for k in self.preds[key]]
 
 
-def _order(node: Node) -> int:
-    return node.order
-
-
 def unique_books(root: Playbook) -> tuple[Playbook, ...]:
     seen: dict[str, Playbook] = {}
     for book in root.flatten():
@@ -70,20 +56,26 @@ def build(root: Playbook, known_vars: Iterable[str] | None = ()) -> Plan:
     the check for undefined variables (template syntax is still checked).
     """
     books = unique_books(root)
-    prefix = len(books) > 1
-    nodes: dict[Key, Node] = {}
-    for book in books:
-        for step in book.steps:
-            key = (book.name if prefix else "", step.name)
-            nodes[key] = Node(key, book, step, len(nodes))
+    nodes = _nodes(books)
     known = None if known_vars is None else set(known_vars)
-    digest = plancache.digest(repr(books), repr(sorted(known) if known is not None else None))
+    digest = plancache.key(books, known)
     cached = plancache.read(digest, set(nodes))
     if cached is not None and _consistent(nodes, *cached):
         return Plan(root, books, nodes, *cached)
     order, preds = _validated(books, nodes, known)
     plancache.write(digest, order, preds)
     return Plan(root, books, nodes, order, preds)
+
+
+def _nodes(books: tuple[Playbook, ...]) -> dict[Key, Node]:
+    """Every step, keyed by (playbook name, step name); the name is "" for a lone playbook."""
+    prefix = len(books) > 1
+    nodes: dict[Key, Node] = {}
+    for book in books:
+        for step in book.steps:
+            key = (book.name if prefix else "", step.name)
+            nodes[key] = Node(key, book, step, len(nodes))
+    return nodes
 
 
 def _consistent(nodes: dict[Key, Node], order: tuple[Key, ...],
@@ -101,42 +93,14 @@ def _consistent(nodes: dict[Key, Node], order: tuple[Key, ...],
 
 def _validated(books: tuple[Playbook, ...], nodes: dict[Key, Node],
                known: set[str] | None) -> tuple[tuple[Key, ...], dict[Key, tuple[Key, ...]]]:
-    """The networkx DAG checked, as (order, needs); InputError with every problem."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(nodes)
-    for node in nodes.values():
-        for need in node.step.needs:
-            graph.add_edge((node.key[0], need), node.key)
-    problems = _graph_problems(graph, nodes) + _template_problems(books, known)
-    if problems:
+    """(order, needs) of a plan that passed every check; InputError with every problem."""
+    needs = graph.needs_of(nodes)
+    order = graph.ordered(nodes, needs)
+    problems = (graph.problems(nodes) if order is None else []) + \
+        _template_problems(books, known)
+    if problems or order is None:
         raise InputError(problems)
-    order = tuple(nx.lexicographical_topological_sort(graph, key=lambda k: nodes[k].order))
-    preds = {k: tuple(sorted(graph.predecessors(k), key=lambda p: nodes[p].order))
-             for k in nodes}
-    return order, preds
-
-
-def _graph_problems(graph: Any, nodes: dict[Key, Node]) -> list[Problem]:
-    import networkx as nx
-
-    problems = []
-    for key, _ in nx.selfloop_edges(graph):
-        node = nodes[key]
-        problems.append(Problem(node.book.path, node.step.line_of("needs"),
-                                f"steps[{node.step.index}].needs",
-                                "steps other than itself", f"'{node.step.name}' needs itself"))
-    for component in nx.strongly_connected_components(graph):
-        if len(component) < 2:
-            continue
-        cycle = nx.find_cycle(graph.subgraph(component))
-        path = [nodes[a].step.name for a, _ in cycle] + [nodes[cycle[0][0]].step.name]
-        first = min((nodes[k] for k in component), key=_order)
-        problems.append(Problem(first.book.path, first.step.line_of("needs"),
-                                f"steps[{first.step.index}].needs",
-                                "steps without a cycle", "a cycle: " + " -> ".join(path)))
-    return problems
+    return order, needs
 
 
 def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
