@@ -24,6 +24,7 @@ class RunStarted:
     started_at: float
     inventory: str = ""
     labels: tuple[str, ...] = ()
+    job: str = ""  # the daemon's job this run is for ("" for `urs run`)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from runner.connections import Connection, Connector
 from runner.connections.local import LocalConnection
 from runner.events import Bus, Observer
 from runner.execute import execute
-from runner.execute.context import DEFAULT_TIMEOUT_S, RunContext
+from runner.execute.context import DEFAULT_TIMEOUT_S, Cancel, RunContext
 from runner.inventory import Host, Inventory
 from runner.model import PastAction, RunResult
 from runner.modules import Module
@@ -79,6 +79,8 @@ class Options:
     observers: tuple[Observer, ...] = ()  # reporters: what the caller shows of the run
     warn: Callable[[str], None] = field(default=lambda text: None)  # an observer's failure
     connect: Callable[[Host], Connection] | None = None  # default: a new connection per host
+    cancel: Cancel | None = None  # lets the caller stop the run (a daemon shutting down)
+    job: str = ""  # the daemon's job the run is for
 
 
 def run(loaded: Loaded, options: Options) -> RunResult:
@@ -120,7 +122,8 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) ->
         local=LocalConnection("localhost"), extra_vars=loaded.extra,
         check_mode=options.check_mode, tags=options.tags, skip_tags=options.skip_tags,
         forks=options.forks, timeout=options.timeout, max_runtime=options.max_runtime,
-        past_actions=_past_actions(loaded, store),
+        past_actions=_past_actions(loaded, store), job=options.job,
+        cancel=options.cancel or Cancel(),
         previous=store.previous_outcomes([b.name for b in loaded.plan.books], PREVIOUS_OUTCOMES,
                                          time.time() - ACTION_MEMORY_S),
     )

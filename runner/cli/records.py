@@ -39,9 +39,17 @@ def history(run_id: str | None, playbook: str | None, limit: int, as_json: bool,
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path))
 @guard
 def status(playbook: str | None, as_json: bool, store: Path | None) -> None:
-    """The latest outcome of every playbook, host and step."""
+    """The latest outcome of every playbook, host and step; the daemon's jobs and heartbeat."""
     from runner.report import views
 
-    click.echo(views.status(open_store(store).latest(playbook), as_json))
+    db = open_store(store)
+    try:
+        if not as_json and playbook is None:
+            daemon = views.daemon_status(db.monitors(), db.jobs_latest())
+            if daemon:
+                click.echo(daemon)
+        click.echo(views.status(db.latest(playbook), as_json))
+    finally:
+        db.close()
 
 

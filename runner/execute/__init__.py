@@ -22,7 +22,8 @@ def execute(ctx: RunContext) -> RunResult:
     ctx.bus.emit(RunStarted(
         ctx.run_id, ctx.plan.root.name, tuple(b.name for b in ctx.plan.books),
         tuple(h.name for h in hosts), len(ctx.plan.nodes), ctx.check_mode, time.time(),
-        ",".join(ctx.inventory.sources), tuple(n.label for n in ctx.plan.nodes.values())))
+        ",".join(ctx.inventory.sources), tuple(n.label for n in ctx.plan.nodes.values()),
+        ctx.job))
     state = RunState()
     ctx.cancel.on_stop(state.cancel_all)
     results: list[HostResult] = []

@@ -66,6 +66,7 @@ class RunContext:
     forks: int = 20
     timeout: float = DEFAULT_TIMEOUT_S  # a step's timeout when neither it nor its playbook sets one
     max_runtime: float | None = None  # seconds the whole run may take
+    job: str = ""  # the daemon's job this run is for
     past_actions: Mapping[str, tuple[PastAction, ...]] = field(default_factory=dict)  # by host
     # each step's earlier outcomes, newest first, by (playbook, host, step)
     previous: Mapping[tuple[str, str, str], tuple[PastOutcome, ...]] = \

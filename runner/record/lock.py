@@ -37,12 +37,14 @@ def _resolved(source: str) -> str:
 
 
 class RunLock:
-    def __init__(self, folder: Path, key: str, label: str = "") -> None:
+    def __init__(self, folder: Path, key: str, label: str = "",
+                 busy: str = "another run of {label} is in progress") -> None:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         private_dir(folder)
         self.path = folder / f"{digest}.lock"
         self.key = key
         self.label = label or key
+        self.busy = busy.format(label=self.label)  # what a blocked caller is told
         self._fd: int | None = None
 
     def acquire(self, wait_s: float = 0.0, deadline_s: float | None = None) -> None:
@@ -72,10 +74,8 @@ class RunLock:
             holder = json.loads(text)
             pid, started, deadline = holder["pid"], holder["started"], holder.get("deadline")
         except (ValueError, KeyError, TypeError):
-            return f"another run of {self.label} is in progress (pid {text.strip() or '?'}); " \
-                   "this one was skipped"
-        message = f"another run of {self.label} is in progress (pid {pid}, since " \
-                  f"{_when(started)}); this one was skipped"
+            return f"{self.busy} (pid {text.strip() or '?'}); this one was skipped"
+        message = f"{self.busy} (pid {pid}, since {_when(started)}); this one was skipped"
         if deadline is not None and time.time() > deadline:
             message += f"; that run is past its deadline ({_when(deadline)}) and may be hung"
         return message

@@ -40,7 +40,18 @@ CREATE INDEX IF NOT EXISTS runs_playbook ON runs (playbook, started_at);
 CREATE INDEX IF NOT EXISTS step_recent ON step_outcomes (playbook, host, ended_at);
 """
 
-MIGRATIONS = (V1, V2)
+V3 = """
+ALTER TABLE runs ADD COLUMN job TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS runs_job ON runs (job, started_at);
+CREATE TABLE IF NOT EXISTS monitors (
+    id TEXT PRIMARY KEY, control_host TEXT NOT NULL, pid INTEGER NOT NULL,
+    config TEXT NOT NULL, started_at REAL NOT NULL, last_tick REAL NOT NULL,
+    stopped_at REAL
+);
+"""
+
+MIGRATIONS = (V1, V2, V3)
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -78,9 +78,9 @@ class SQLiteStore:
         with self._write() as db:
             db.execute(
                 "INSERT INTO runs (id, playbook, playbooks, hosts, inventory, check_mode, status,"
-                " started_at, pid, control_host) VALUES (?,?,?,?,?,?,'running',?,?,?)",
+                " started_at, pid, control_host, job) VALUES (?,?,?,?,?,?,'running',?,?,?,?)",
                 (e.run_id, e.playbook, json.dumps(e.playbooks), json.dumps(e.hosts), e.inventory,
-                 int(e.check_mode), e.started_at, os.getpid(), socket.gethostname()),
+                 int(e.check_mode), e.started_at, os.getpid(), socket.gethostname(), e.job),
             )
         self._run_id = e.run_id
         self._check_mode = e.check_mode
@@ -141,6 +141,45 @@ class SQLiteStore:
         with self._write() as db:
             db.execute("UPDATE runs SET status = 'crashed', exit_code = 70, ended_at = ?, "
                        "traceback = ? WHERE id = ?", (time.time(), trace, run_id))
+
+    def skipped_run(self, run_id: str, job: str, playbooks: Sequence[str], status: str,
+                    reason: str, exit_code: int) -> None:
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs (id, playbook, playbooks, hosts, check_mode, status, exit_code,"
+                " started_at, ended_at, pid, control_host, job, reason)"
+                " VALUES (?,?,?,'[]',0,?,?,?,?,?,?,?,?)",
+                (run_id, "+".join(playbooks), json.dumps(list(playbooks)), status, exit_code,
+                 now, now, os.getpid(), socket.gethostname(), job, reason))
+
+    def monitor_beat(self, monitor_id: str, config: str, stopped: bool = False) -> None:
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO monitors (id, control_host, pid, config, started_at, last_tick,"
+                " stopped_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                " last_tick = excluded.last_tick, stopped_at = excluded.stopped_at",
+                (monitor_id, socket.gethostname(), os.getpid(), config, now, now,
+                 now if stopped else None))
+
+    def monitors(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT * FROM monitors ORDER BY last_tick DESC LIMIT 20")
+        return [dict(r) for r in rows]
+
+    def jobs_latest(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT r.* FROM runs r JOIN (SELECT job, MAX(started_at) AS s FROM runs"
+            " WHERE job != '' GROUP BY job) m ON r.job = m.job AND r.started_at = m.s"
+            " ORDER BY r.job")
+        return [_run_row(r) for r in rows]
+
+    def steps_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Step outcomes recorded after a row id, oldest first (the newest `limit` of them)."""
+        rows = self._db.execute(
+            "SELECT * FROM (SELECT s.*, r.job FROM step_outcomes s JOIN runs r ON r.id = s.run_id"
+            " WHERE s.id > ? ORDER BY s.id DESC LIMIT ?) ORDER BY id", (after_id, limit))
+        return [_step_row(r) for r in rows]
 
     def prune(self) -> int:
         """Delete runs older than the retention period; returns how many."""

@@ -40,6 +40,25 @@ class OutcomeStore(Protocol):
         playbooks, newest first, by (playbook, host, step)."""
         ...
 
+    def skipped_run(self, run_id: str, job: str, playbooks: Sequence[str], status: str,
+                    reason: str, exit_code: int) -> None:
+        """Record a run that did not happen (a daemon's tick skipped, its input invalid)."""
+        ...
+
+    def monitor_beat(self, monitor_id: str, config: str, stopped: bool = False) -> None:
+        """A daemon is alive (or, with stopped, has stopped): what `urs status` shows."""
+        ...
+
+    def monitors(self) -> list[dict[str, Any]]: ...
+
+    def jobs_latest(self) -> list[dict[str, Any]]:
+        """The latest run of every daemon job."""
+        ...
+
+    def steps_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Step outcomes recorded after a row id, oldest first (`urs logs -f`)."""
+        ...
+
     def crashed(self, run_id: str, trace: str) -> None:
         """Mark a run that a bug in urs ended, keeping the traceback."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,3 +104,38 @@ def status(rows: Sequence[Mapping[str, Any]], as_json: bool) -> str:
         lines.append(f"{r['status']:<11} {r['playbook']}/{r['step']}  {r['host']}  "
                      f"{when(r['ended_at'])}{reason}")
     return "\n".join(lines)
+
+
+def log_lines(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Step outcomes as `urs logs` shows them: one line each, then their output's tail."""
+    lines = []
+    for s in rows:
+        job = f" [{s['job']}]" if s.get("job") else ""
+        reason = f"  {s['reason']}" if s["reason"] else ""
+        lines.append(f"{when(s['ended_at'])}  {s['status']:<11} {s['host']}  "
+                     f"{s['playbook']}/{s['step']}{job}{reason}")
+        output = (s.get("stdout_tail") or "") + (s.get("stderr_tail") or "")
+        lines.extend(f"    | {line}" for line in output.rstrip().splitlines()[-5:] if line.strip())
+    return "\n".join(lines)
+
+
+STALE_BEAT_S = 60.0  # a daemon silent longer than this is shown as not running
+
+
+def daemon_status(monitors: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[str, Any]],
+                  now: float | None = None) -> str:
+    """Whether a daemon runs (and when it last ticked), and each job's latest run."""
+    now = time.time() if now is None else now
+    lines = []
+    for m in monitors:
+        if m["stopped_at"]:
+            state = f"stopped at {when(m['stopped_at'])}"
+        elif now - m["last_tick"] > STALE_BEAT_S:
+            state = f"not running: last seen {when(m['last_tick'])} (killed?)"
+        else:
+            state = f"running, last tick {now - m['last_tick']:.0f}s ago"
+        lines.append(f"daemon on {m['control_host']} (pid {m['pid']}, {m['config']}): {state}")
+    for j in jobs:
+        reason = f"  {j['reason']}" if j.get("reason") else ""
+        lines.append(f"job {j['job']:<12} {j['status']:<11} {when(j['started_at'])}{reason}")
+    return "\n".join(lines[:1] + lines[len(monitors):]) if lines else ""

@@ -253,6 +253,6 @@ def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) ->
                    "'ok', 1.0, 1, 'x')")
     out = urs("history", "--store", str(path))
     assert out.returncode == 0 and "old1" in out.stdout
-    assert _rows(path, "PRAGMA user_version") == [(2,)]
+    assert _rows(path, "PRAGMA user_version") == [(3,)]
     columns = {row[1] for row in _rows(path, "PRAGMA table_info(step_outcomes)")}
     assert "check_mode" in columns
