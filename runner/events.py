@@ -25,6 +25,7 @@ class RunStarted:
     inventory: str = ""
     labels: tuple[str, ...] = ()
     job: str = ""  # the daemon's job this run is for ("" for `urs run`)
+    check_reason: str = ""  # why it runs in check mode: "--check", "auto-recovery is off (...)"
 
 
 @dataclass(frozen=True)

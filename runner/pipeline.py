@@ -81,6 +81,7 @@ class Options:
     connect: Callable[[Host], Connection] | None = None  # default: a new connection per host
     cancel: Cancel | None = None  # lets the caller stop the run (a daemon shutting down)
     job: str = ""  # the daemon's job the run is for
+    check_reason: str = ""  # why check_mode is on ("--check", "auto-recovery is off (...)")
 
 
 def run(loaded: Loaded, options: Options) -> RunResult:
@@ -123,6 +124,7 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) ->
         check_mode=options.check_mode, tags=options.tags, skip_tags=options.skip_tags,
         forks=options.forks, timeout=options.timeout, max_runtime=options.max_runtime,
         past_actions=_past_actions(loaded, store), job=options.job,
+        check_reason=options.check_reason or ("--check" if options.check_mode else ""),
         cancel=options.cancel or Cancel(),
         previous=store.previous_outcomes([b.name for b in loaded.plan.books], PREVIOUS_OUTCOMES,
                                          time.time() - ACTION_MEMORY_S),

@@ -72,11 +72,29 @@ def inventory_options(func: F) -> F:
                         help="key=value, @file.yml or JSON; wins over every other variable.")(func)
 
 
-def open_store(store: Path | None) -> OutcomeStore:
+def store_path(store: Path | None) -> Path:
+    """--store, else $URS_STORE, else urs.yml's `store` (read only when there is one), else
+    the user's state directory."""
     from runner.record.store import default_path
+
+    if store is not None:
+        return store
+    if not os.environ.get("URS_STORE"):
+        from runner import config
+
+        if config.find(Path.cwd(), os.environ) is not None:
+            configured = config.load(Path.cwd(), os.environ).store
+            if "://" in configured:
+                raise InputError.one("store", None, "store", "an SQLite file path (database "
+                                     "URLs are not supported yet)", repr(configured))
+            return Path(configured)
+    return default_path()
+
+
+def open_store(store: Path | None) -> OutcomeStore:
     from runner.record.store import open_store as open_at
 
-    return open_at(store or default_path())
+    return open_at(store_path(store))
 
 
 CRASHED = 70  # EX_SOFTWARE: a bug in urs

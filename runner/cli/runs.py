@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import uuid
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import cli, guard, inventory_options
+from runner.cli.app import cli, guard, inventory_options, store_path
 from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError
 
@@ -78,15 +79,45 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
 
     loaded = _load(playbooks, inventories, extra, limit)
     reporter = JsonReporter() if as_json else ConsoleReporter(verbose=verbose)
+    why_check = "--check" if check_mode else auto_recovery_off(loaded)
     options = pipeline.Options(
-        run_id=uuid.uuid4().hex, forks=forks, check_mode=check_mode, tags=_names(tags),
-        skip_tags=_names(skip_tags), store=store, wait_s=wait_s, known_hosts=known_hosts,
+        run_id=uuid.uuid4().hex, forks=forks, check_mode=bool(why_check), tags=_names(tags),
+        check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
+        wait_s=wait_s, known_hosts=known_hosts,
         host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
         observers=(reporter,), warn=lambda text: click.echo(text, err=True),
     )
     signal.signal(signal.SIGTERM, _interrupt)
     result = pipeline.run(loaded, options)
     sys.exit(result.exit_code)
+
+
+# the original system each built-in playbook belongs to: its auto-recovery switch applies
+SYSTEMS = {"health-pm2": "pm2", "recover-pm2": "pm2", "health-workflows": "github",
+           "recover-workflows": "github", "health-netlify": "netlify",
+           "recover-netlify": "netlify"}
+SWITCHES = ("AUTO_RECOVERY", "PM2_AUTO_RECOVERY", "GITHUB_AUTO_TRIGGER",
+            "NETLIFY_AUTO_REGENERATE", "URS_AUTO_RECOVERY")
+
+
+def auto_recovery_off(loaded: Loaded) -> str:
+    """Why this run may only report ("auto-recovery is off (env AUTO_RECOVERY)"), or "": the
+    configuration is read only when there is a urs.yml or a switch in the environment."""
+    from runner import config
+
+    cwd = Path.cwd()
+    switched = any(name in os.environ for name in SWITCHES) or \
+        any(name.startswith("URS_AUTO_RECOVERY_") for name in os.environ)
+    if not switched and config.find(cwd, os.environ) is None:
+        return ""
+    settings = config.load(cwd, os.environ)
+    for book in loaded.plan.books:
+        system = SYSTEMS.get(book.name)
+        if not settings.auto_recovery.on_for(system):
+            switch = "auto_recovery.enabled" if not settings.auto_recovery.enabled \
+                else f"auto_recovery.{system}"
+            return f"auto-recovery is off ({settings.origin(switch)})"
+    return ""
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -189,7 +189,10 @@ class Daemon:
         self.config, self.runners, self.dues = config, runners, dues
 
     def _runner(self, job: Job, config: Config) -> JobRunner:
-        return JobRunner(job, Path(config.store), self.logger, self.connect)
+        why = ""
+        if job.check_mode:
+            why = f"auto-recovery is off ({config.origin(f'jobs.{job.name}.check_mode')})"
+        return JobRunner(job, Path(config.store), self.logger, self.connect, why)
 
     def _config_name(self) -> str:
         return str(self.config.path or self.config.root)

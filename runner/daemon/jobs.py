@@ -28,8 +28,10 @@ LOCKED, INVALID, CRASHED = 3, 2, 70
 
 class JobRunner:
     def __init__(self, job: Job, store: Path, logger: logging.Logger,
-                 connect: Callable[[Host], Connection] | None = None) -> None:
+                 connect: Callable[[Host], Connection] | None = None,
+                 check_reason: str = "") -> None:
         self.job = job
+        self.check_reason = check_reason
         self.store = store
         self.logger = logger
         self.connect = connect
@@ -58,6 +60,7 @@ class JobRunner:
     def _options(self, run_id: str, cancel: Cancel) -> pipeline.Options:
         options = pipeline.Options(
             run_id=run_id, check_mode=self.job.check_mode, store=self.store,
+            check_reason=self.check_reason,
             observers=(JobLog(self.logger, self.job.name),), connect=self.connect,
             cancel=cancel, job=self.job.name,
             warn=lambda text: say(self.logger, logging.WARNING, text, job=self.job.name),

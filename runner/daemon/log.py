@@ -80,6 +80,10 @@ class JobLog:
     def notify(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.run_id, self.started = event.run_id, event.started_at
+            if event.check_mode:
+                say(self.logger, logging.INFO, f"{self.job}: check mode: "
+                    f"{event.check_reason or '--check'}: nothing is changed", job=self.job,
+                    run=self.run_id[:8])
         elif isinstance(event, StepFinished):
             r = event.result
             level = logging.INFO if r.status in QUIET or r.ignored else logging.WARNING

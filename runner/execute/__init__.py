@@ -23,7 +23,7 @@ def execute(ctx: RunContext) -> RunResult:
         ctx.run_id, ctx.plan.root.name, tuple(b.name for b in ctx.plan.books),
         tuple(h.name for h in hosts), len(ctx.plan.nodes), ctx.check_mode, time.time(),
         ",".join(ctx.inventory.sources), tuple(n.label for n in ctx.plan.nodes.values()),
-        ctx.job))
+        ctx.job, ctx.check_reason))
     state = RunState()
     ctx.cancel.on_stop(state.cancel_all)
     results: list[HostResult] = []

@@ -38,6 +38,7 @@ class ConsoleReporter:
         self.started = 0.0
         self.width = 12
         self.label_width = 20
+        self.check = ""
         self._lock = threading.Lock()
 
     def _paint(self, text: str, status: str) -> str:
@@ -54,7 +55,8 @@ class ConsoleReporter:
             self.started = event.started_at
             self.width = max([len(h) for h in event.hosts] + [9])
             self.label_width = max([len(label) for label in event.labels] + [10])
-            mode = " [check mode: nothing is changed]" if event.check_mode else ""
+            self.check = _check_text(event)
+            mode = f" [{self.check}]" if self.check else ""
             hosts = ", ".join(event.hosts) if len(event.hosts) <= 5 else f"{len(event.hosts)} hosts"
             self._say(f"urs run {event.playbook}: {event.steps} steps on {hosts}{mode}")
         elif isinstance(event, StepFinished):
@@ -92,8 +94,17 @@ class ConsoleReporter:
             reason = f"  {host.unreachable_reason}" if host.unreachable_reason else ""
             self._say(f"  {self._paint(f'{host.host:<{self.width}}', str(host.status))}  "
                       f"{counts}{reason}")
+        if self.check:
+            self._say(f"{self.check}: what would be recovered or run is reported above")
         self._say(f"run {run_id[:8]} {self._paint(status, status)} in {took:.2f}s "
                   f"(exit code {code})")
+
+
+def _check_text(event: RunStarted) -> str:
+    if not event.check_mode:
+        return ""
+    why = event.check_reason if event.check_reason not in ("", "--check") else ""
+    return f"check mode{f', {why}' if why else ''}: nothing is changed"
 
 
 def _tail(text: str) -> list[str]:

@@ -39,7 +39,8 @@ def _as_json(event: Event) -> dict[str, Any]:
     if isinstance(event, RunStarted):
         return {"event": "run_started", "run_id": event.run_id, "playbook": event.playbook,
                 "playbooks": event.playbooks, "hosts": event.hosts, "steps": event.steps,
-                "check_mode": event.check_mode, "started_at": event.started_at}
+                "check_mode": event.check_mode, "check_reason": event.check_reason,
+                "started_at": event.started_at}
     if isinstance(event, StepStarted):
         return {"event": "step_started", "playbook": event.playbook, "host": event.host,
                 "step": event.step}
