@@ -109,16 +109,22 @@ def schedule(config_path: Path | None, fmt: str, install: bool, output: Path | N
         changed = crontab.install(key, files["urs.crontab"].splitlines())
         click.echo(("installed" if changed else "already installed") + ": "
                    f"{len(effective.jobs)} jobs of {key} in your crontab")
-    elif output:
-        output.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (output / name).write_text(text, encoding="utf-8")
-            click.echo(f"wrote {output / name}")
     else:
-        click.echo("\n".join(f"# {name}\n{text}" if len(files) > 1 else text
-                             for name, text in files.items()).rstrip("\n"))
+        _deliver(files, output)
     for note in notes:
         click.echo(f"notice: {note}", err=True)
+
+
+def _deliver(files: dict[str, str], output: Path | None) -> None:
+    """Write the files into `output`, or print them (named, when there are several)."""
+    if output is None:
+        click.echo("\n".join(f"# {name}\n{text}" if len(files) > 1 else text
+                             for name, text in files.items()).rstrip("\n"))
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (output / name).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output / name}")
 
 
 def _files(fmt: str, config: Config, command: list[str],

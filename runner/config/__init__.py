@@ -53,7 +53,7 @@ def load(cwd: Path, env: Mapping[str, str], overrides: Mapping[str, object] | No
     legacy = envvars.legacy_layer(env, systems)
     urs_env = envvars.urs_layer(env, jobs)
     over, over_problems = resolve.overrides_layer(overrides or {}, jobs)
-    merged = resolve.merge([base, legacy.layer, envvars.expand_vars(urs_env.layer), over])
+    merged = resolve.merge([base, legacy.layer, *map(envvars.expand_vars, (urs_env.layer, over))])
     problems = [*read.problems, *legacy.problems, *urs_env.problems, *over_problems]
     problems += _check_schedules(merged, jobs) if not problems else []
     if problems:

@@ -34,6 +34,8 @@ def defaults(env: Mapping[str, str], jobs: Sequence[str] | None) -> Layer:
     """Every default; the original's four jobs when the file names no jobs."""
     layer: Layer = {"store": Sourced(default_store(env), DEFAULT)}
     for section, fields in SECTIONS.items():
+        if not fields:
+            layer[section] = Sourced({}, DEFAULT)  # reserved for a later feature
         for key, field in fields.items():
             if field.default is not None:
                 layer[f"{section}.{key}"] = Sourced(field.default, DEFAULT)
@@ -118,8 +120,7 @@ def build(merged: Mapping[str, Sourced], jobs: Sequence[str], path: Path | None,
                       rotate_mb=float(get("log.rotate_mb")),
                       rotate_keep=int(get("log.rotate_keep")))
     store = str(get("store"))
-    if "://" not in store:
-        store = str(root / Path(store).expanduser())
+    store = store if "://" in store else str(root / Path(store).expanduser())
     values = dict(merged)
     built = tuple(_job(name, merged, auto, log.level) for name in jobs)
     for job in built:

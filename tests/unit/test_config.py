@@ -223,8 +223,11 @@ def test_command_line_overrides_are_checked(tmp_path: Path) -> None:
         "command line: jobs.nope.interval: expected a setting, found 'jobs.nope.interval' "
         "(did you mean 'jobs.pm2.interval'?)",
     ]
-    cfg = config.load(tmp_path, HOME, {"jobs.pm2.vars.pm2_apps": "web", "store": "/x.db"})
+    cfg = config.load(tmp_path, HOME, {"jobs.pm2.vars.pm2_apps": "web", "store": "/x.db",
+                                       "jobs.health.vars": '{"ports": "22"}'})
     assert cfg.job("pm2").vars["pm2_apps"] == "web" and cfg.store == "/x.db"
+    assert cfg.job("health").vars == {"ports": "22"}
+    assert str(cfg.origin("jobs.health.vars.ports")) == "command line"
 
 
 def test_playbooks_not_installed_are_notices_not_errors(tmp_path: Path) -> None:
