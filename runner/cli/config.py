@@ -95,6 +95,7 @@ def show_config(config_path: Path | None, as_json: bool) -> None:
 @guard
 def schedule(config_path: Path | None, fmt: str, install: bool, output: Path | None) -> None:
     """Crontab lines, systemd units or a PM2 entry for the configured jobs."""
+    from runner import config
     from runner.config import crontab
     from runner.config import schedule as make
 
@@ -104,9 +105,10 @@ def schedule(config_path: Path | None, fmt: str, install: bool, output: Path | N
         raise InputError.one("--install", None, "", "--format cron (systemd and PM2 files "
                              "are installed with --output DIR)", f"--format {fmt}")
     files, notes = _files(fmt, effective, command, env)
+    notes += config.missing_playbooks(effective)
     if install:
         key = str(effective.path or effective.root)
-        changed = crontab.install(key, files["urs.crontab"].splitlines())
+        changed = crontab.install(key, make.cron_block(effective, command, env))
         click.echo(("installed" if changed else "already installed") + ": "
                    f"{len(effective.jobs)} jobs of {key} in your crontab")
     else:
@@ -129,10 +131,13 @@ def _deliver(files: dict[str, str], output: Path | None) -> None:
 
 def _files(fmt: str, config: Config, command: list[str],
            env: os._Environ[str]) -> tuple[dict[str, str], list[str]]:
+    from runner.config import crontab
     from runner.config import schedule as make
 
     if fmt == "cron":
-        return {"urs.crontab": "\n".join(make.cron_block(config, command, env)) + "\n"}, []
+        key = str(config.path or config.root)
+        lines = crontab.block(key, make.cron_block(config, command, env))
+        return {"urs.crontab": "\n".join(lines) + "\n"}, []
     if fmt == "systemd":
         return make.systemd_timers(config, command, env)
     if fmt == "systemd-daemon":

@@ -137,7 +137,7 @@ def test_urs_variables_cover_every_setting(tmp_path: Path) -> None:
                URS_JOB_HEALTH_ENABLED="no", URS_JOB_PM2_TIMEOUT="90")
     assert cfg.store == "postgresql://db/urs" and not cfg.auto_recovery.enabled
     assert cfg.log.rotate_mb == 0
-    assert cfg.job("pm2").vars == {"max_restart_attempts": 3, "pm2_apps": "web"}
+    assert cfg.job("pm2").vars == {"pm2_apps": "web"}
     assert cfg.job("pm2").timeout == 90.0
     assert cfg.job("health").inventory == ("inventory/a.ini", "inventory/b.ini")
     assert [j.name for j in cfg.enabled_jobs] == ["pm2", "github", "netlify"]
