@@ -22,6 +22,7 @@ from runner.errors import Problem, describe, did_you_mean
 from runner.fields import parse_duration
 
 _EXCLUSIVE = {"interval": "cron", "cron": "interval"}
+CORE = ("log", "auto_recovery")  # typed fields of Config; the other sections are `sections`
 
 
 def default_store(env: Mapping[str, str]) -> str:
@@ -127,8 +128,20 @@ def build(merged: Mapping[str, Sourced], jobs: Sequence[str], path: Path | None,
         values[f"jobs.{job.name}.check_mode"] = Sourced(job.check_mode,
                                                         _check_origin(job, auto, merged))
     return Config(path=path, root=root, store=store, jobs=built, log=log, auto_recovery=auto,
-                  sections={**{s: {} for s, f in SECTIONS.items() if not f}, **sections},
+                  sections=_later_sections(merged, sections),
                   values=values, notices=tuple(notices))
+
+
+def _later_sections(merged: Mapping[str, Sourced],
+                    raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """notifications, web, ...: as written while reserved, else their resolved settings."""
+    later = {}
+    for section, fields in SECTIONS.items():
+        if section in CORE:
+            continue
+        later[section] = {k: merged[f"{section}.{k}"].value for k in fields
+                          if f"{section}.{k}" in merged} if fields else raw.get(section, {})
+    return later
 
 
 def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: str) -> Job:

@@ -235,3 +235,21 @@ def test_playbooks_not_installed_are_notices_not_errors(tmp_path: Path) -> None:
     assert config.missing_playbooks(cfg) == [
         "jobs.web.playbooks: 'recover-web' is not installed: its runs will say so"]
     assert cfg.job("web").playbooks == ("health", "recover-web")
+
+
+def test_a_later_feature_adds_a_setting_with_one_line(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.config import show, template
+    from runner.config.settings import SECTIONS
+    from runner.fields import Field
+
+    monkeypatch.setitem(SECTIONS, "web", {
+        "listen": Field("str", "address of the status page", default="127.0.0.1:8080")})
+    assert load(tmp_path).values["web.listen"].value == "127.0.0.1:8080"
+    from_env = load(tmp_path, URS_WEB_LISTEN="0.0.0.0:80")
+    assert str(from_env.origin("web.listen")) == "env URS_WEB_LISTEN"
+    assert from_env.sections["web"] == {"listen": "0.0.0.0:80"}
+    assert "  listen: 127.0.0.1:8080" in template.render(template.default_document())
+    assert "web.listen=0.0.0.0:80" in show.as_text(from_env)
+    assert problems(tmp_path, "web: {lisen: x}\n") == [
+        "urs.yml:1: web.lisen: expected a known key, found 'lisen' (did you mean 'listen'?)"]
