@@ -253,3 +253,11 @@ def test_a_later_feature_adds_a_setting_with_one_line(tmp_path: Path,
     assert "web.listen=0.0.0.0:80" in show.as_text(from_env)
     assert problems(tmp_path, "web: {lisen: x}\n") == [
         "urs.yml:1: web.lisen: expected a known key, found 'lisen' (did you mean 'listen'?)"]
+
+
+def test_a_yaml_error_names_the_file_as_the_other_problems_do(tmp_path: Path) -> None:
+    assert problems(tmp_path, "store: [\n") == [
+        "urs.yml:2: expected valid YAML, found did not find expected node content"]
+    assert problems(tmp_path, "jobs:\n  x: {playbooks: a, cron: '* * * * * *'}\n") == [
+        "urs.yml:2: jobs.x.cron: expected a cron expression like '*/5 * * * *' or '@hourly', "
+        "found '* * * * * *' (five fields: minute hour day-of-month month day-of-week)"]
