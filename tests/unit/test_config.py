@@ -261,3 +261,15 @@ def test_a_yaml_error_names_the_file_as_the_other_problems_do(tmp_path: Path) ->
     assert problems(tmp_path, "jobs:\n  x: {playbooks: a, cron: '* * * * * *'}\n") == [
         "urs.yml:2: jobs.x.cron: expected a cron expression like '*/5 * * * *' or '@hourly', "
         "found '* * * * * *' (five fields: minute hour day-of-month month day-of-week)"]
+
+
+def test_of_two_names_for_one_setting_urs_wins_then_the_first_original(tmp_path: Path) -> None:
+    both = load(tmp_path, PM2_CHECK_INTERVAL="10000", PM2_HEALTH_CHECK_INTERVAL="20000")
+    assert str(both.origin("jobs.pm2.interval")) == "env PM2_CHECK_INTERVAL"
+    assert both.job("pm2").interval == 10.0
+    urs_name = load(tmp_path, PM2_CHECK_INTERVAL="10000", URS_JOB_PM2_INTERVAL="15")
+    assert urs_name.job("pm2").interval == 15.0  # a bare number is seconds in URS_* names
+    assert str(urs_name.origin("jobs.pm2.interval")) == "env URS_JOB_PM2_INTERVAL"
+    alias = load(tmp_path, AUTO_RECOVERY="false", URS_AUTO_RECOVERY="true")
+    assert alias.auto_recovery.enabled and str(alias.origin("auto_recovery.enabled")) == \
+        "env URS_AUTO_RECOVERY"
