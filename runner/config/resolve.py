@@ -3,7 +3,7 @@ command line) and the result built into a `Config`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from runner.config.settings import DEFAULT_JOBS, JOB_FIELDS, SECTIONS, SYSTEMS, 
 from runner.errors import Problem, describe, did_you_mean
 from runner.fields import parse_duration
 
+SUFFIXES = (".yml", ".yaml")
 _EXCLUSIVE = {"interval": "cron", "cron": "interval"}
 CORE = ("log", "auto_recovery")  # typed fields of Config; the other sections are `sections`
 
@@ -123,7 +124,7 @@ def build(merged: Mapping[str, Sourced], jobs: Sequence[str], path: Path | None,
     store = str(get("store"))
     store = store if "://" in store else str(root / Path(store).expanduser())
     values = dict(merged)
-    built = tuple(_job(name, merged, auto, log.level) for name in jobs)
+    built = tuple(_job(name, merged, auto, log.level, root) for name in jobs)
     for job in built:
         values[f"jobs.{job.name}.check_mode"] = Sourced(job.check_mode,
                                                         _check_origin(job, auto, merged))
@@ -144,7 +145,8 @@ def _later_sections(merged: Mapping[str, Sourced],
     return later
 
 
-def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: str) -> Job:
+def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: str,
+         root: Path) -> Job:
     prefix = f"jobs.{name}."
     values = {k[len(prefix):]: s.value for k, s in merged.items() if k.startswith(prefix)}
     variables = {k[5:]: v for k, v in values.items() if k.startswith("vars.")}
@@ -152,8 +154,8 @@ def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: st
     names = values.get("playbooks", [])
     inventory = values.get("inventory") or []
     return Job(
-        name=name, playbooks=tuple([names] if isinstance(names, str) else names),
-        inventory=tuple([inventory] if isinstance(inventory, str) else inventory),
+        name=name, playbooks=_paths(root, names, lambda p: "/" in p or p.endswith(SUFFIXES)),
+        inventory=_paths(root, inventory, lambda p: "," not in p),
         limit=values.get("limit"), vars=variables,
         interval=_seconds(values.get("interval")), cron=values.get("cron"),
         timeout=_seconds(values.get("timeout")), enabled=bool(values.get("enabled", True)),
@@ -161,6 +163,13 @@ def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: st
         log_level=values.get("log_level") or level, max_failures=int(values.get("max_failures", 3)),
         check_mode=not auto.on_for(system),
     )
+
+
+def _paths(root: Path, given: str | list[str], is_path: Callable[[str], bool]) -> tuple[str, ...]:
+    """Relative paths as paths under the project folder, so any working folder runs the job;
+    playbook names and `h1,h2,` host lists as they are."""
+    items = [given] if isinstance(given, str) else given
+    return tuple(str(root / Path(p).expanduser()) if is_path(p) else p for p in items)
 
 
 def _seconds(value: object) -> float | None:

@@ -39,7 +39,8 @@ def test_without_a_file_the_original_four_jobs_run_on_its_intervals(tmp_path: Pa
 
 def test_the_file_is_found_in_a_parent_folder_and_paths_are_relative_to_it(tmp_path: Path) -> None:
     (tmp_path / "urs.yml").write_text("store: state/o.db\nlog: {file: urs.log}\njobs:\n"
-                                      "  web: {playbooks: health, cron: '@hourly'}\n")
+                                      "  web: {playbooks: [health, books/x.yml], cron: '@hourly',"
+                                      " inventory: [hosts.ini, 'a,b,']}\n")
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     cfg = config.load(deep, HOME)
@@ -47,6 +48,8 @@ def test_the_file_is_found_in_a_parent_folder_and_paths_are_relative_to_it(tmp_p
     assert cfg.store == str(tmp_path / "state" / "o.db")
     assert cfg.log.file == tmp_path / "urs.log"
     assert [(j.name, j.cron, j.interval) for j in cfg.jobs] == [("web", "@hourly", None)]
+    assert cfg.jobs[0].playbooks == ("health", str(tmp_path / "books" / "x.yml"))
+    assert cfg.jobs[0].inventory == (str(tmp_path / "hosts.ini"), "a,b,")
     assert str(cfg.origin("jobs.web.cron")) == f"{tmp_path / 'urs.yml'}:4"
 
 
@@ -139,7 +142,8 @@ def test_urs_variables_cover_every_setting(tmp_path: Path) -> None:
     assert cfg.log.rotate_mb == 0
     assert cfg.job("pm2").vars == {"pm2_apps": "web"}
     assert cfg.job("pm2").timeout == 90.0
-    assert cfg.job("health").inventory == ("inventory/a.ini", "inventory/b.ini")
+    assert cfg.job("health").inventory == (str(tmp_path / "inventory/a.ini"),
+                                           str(tmp_path / "inventory/b.ini"))
     assert [j.name for j in cfg.enabled_jobs] == ["pm2", "github", "netlify"]
 
 
