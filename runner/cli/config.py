@@ -95,6 +95,7 @@ def show_config(config_path: Path | None, as_json: bool) -> None:
 @guard
 def schedule(config_path: Path | None, fmt: str, install: bool, output: Path | None) -> None:
     """Crontab lines, systemd units or a PM2 entry for the configured jobs."""
+    from runner import config
     from runner.config import crontab
     from runner.config import schedule as make
 
@@ -104,29 +105,39 @@ def schedule(config_path: Path | None, fmt: str, install: bool, output: Path | N
         raise InputError.one("--install", None, "", "--format cron (systemd and PM2 files "
                              "are installed with --output DIR)", f"--format {fmt}")
     files, notes = _files(fmt, effective, command, env)
+    notes += config.missing_playbooks(effective)
     if install:
         key = str(effective.path or effective.root)
-        changed = crontab.install(key, files["urs.crontab"].splitlines())
+        changed = crontab.install(key, make.cron_block(effective, command, env))
         click.echo(("installed" if changed else "already installed") + ": "
                    f"{len(effective.jobs)} jobs of {key} in your crontab")
-    elif output:
-        output.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (output / name).write_text(text, encoding="utf-8")
-            click.echo(f"wrote {output / name}")
     else:
-        click.echo("\n".join(f"# {name}\n{text}" if len(files) > 1 else text
-                             for name, text in files.items()).rstrip("\n"))
+        _deliver(files, output)
     for note in notes:
         click.echo(f"notice: {note}", err=True)
 
 
+def _deliver(files: dict[str, str], output: Path | None) -> None:
+    """Write the files into `output`, or print them (named, when there are several)."""
+    if output is None:
+        click.echo("\n".join(f"# {name}\n{text}" if len(files) > 1 else text
+                             for name, text in files.items()).rstrip("\n"))
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (output / name).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output / name}")
+
+
 def _files(fmt: str, config: Config, command: list[str],
            env: os._Environ[str]) -> tuple[dict[str, str], list[str]]:
+    from runner.config import crontab
     from runner.config import schedule as make
 
     if fmt == "cron":
-        return {"urs.crontab": "\n".join(make.cron_block(config, command, env)) + "\n"}, []
+        key = str(config.path or config.root)
+        lines = crontab.block(key, make.cron_block(config, command, env))
+        return {"urs.crontab": "\n".join(lines) + "\n"}, []
     if fmt == "systemd":
         return make.systemd_timers(config, command, env)
     if fmt == "systemd-daemon":

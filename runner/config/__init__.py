@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from runner.config.model import DEFAULT, AutoRecovery, Config, Job, LogSettings, Origin, Sourced
@@ -43,17 +44,17 @@ def load(cwd: Path, env: Mapping[str, str], overrides: Mapping[str, object] | No
          path: Path | None = None) -> Config:
     """The effective configuration for a command started in `cwd` with `env`."""
     from runner.config import envvars, filelayer, resolve
-    from runner.load import yamlfile
 
     file = find(cwd, env, path)
-    read = filelayer.read(yamlfile.read(file) if file else None, _display(file, cwd))
+    display = _display(file, cwd)
+    read = filelayer.read(_read_yaml(file, display) if file else None, display)
     jobs = list(DEFAULT_JOBS) if read.jobs is None else read.jobs
     base = resolve.merge([resolve.defaults(env, read.jobs), read.layer])
     systems = {job: _value(base, f"jobs.{job}.system") for job in jobs}
     legacy = envvars.legacy_layer(env, systems)
     urs_env = envvars.urs_layer(env, jobs)
     over, over_problems = resolve.overrides_layer(overrides or {}, jobs)
-    merged = resolve.merge([base, legacy.layer, envvars.expand_vars(urs_env.layer), over])
+    merged = resolve.merge([base, legacy.layer, *map(envvars.expand_vars, (urs_env.layer, over))])
     problems = [*read.problems, *legacy.problems, *urs_env.problems, *over_problems]
     problems += _check_schedules(merged, jobs) if not problems else []
     if problems:
@@ -61,6 +62,16 @@ def load(cwd: Path, env: Mapping[str, str], overrides: Mapping[str, object] | No
     root = file.parent if file else cwd
     notices = [*legacy.notices, *urs_env.notices, *_dropped(env)]
     return resolve.build(merged, jobs, file, root, read.sections, notices)
+
+
+def _read_yaml(file: Path, display: str) -> object:
+    """The file's YAML; its problems name it as every other problem does."""
+    from runner.load import yamlfile
+
+    try:
+        return yamlfile.read(file)
+    except InputError as exc:
+        raise InputError([replace(p, file=display) for p in exc.problems]) from None
 
 
 def missing_playbooks(config: Config) -> list[str]:

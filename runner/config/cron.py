@@ -23,6 +23,8 @@ def problem(expression: str) -> str | None:
     """None when cron accepts the expression, else what is wrong with it."""
     from cronsim import CronSim, CronSimError
 
+    if len(expand(expression).split()) != 5:  # cronsim also takes a seconds field; cron does not
+        return "five fields: minute hour day-of-month month day-of-week"
     try:
         CronSim(expand(expression), datetime(2000, 1, 1))
     except CronSimError as exc:

@@ -42,7 +42,7 @@ def read(data: Any, file: str) -> FileLayer:
         out.layer["store"] = _at(data["store"], file, data.line_of("store"))
     for name, fields in SECTIONS.items():
         if isinstance(data.get(name), Node):
-            _section(col, out, data[name], name, fields)
+            _section(col, out, data, name, fields)
     if isinstance(data.get("jobs"), Node):
         out.jobs = [job for job in data["jobs"] if _job(col, out, data["jobs"], job)]
     out.problems = col.problems
@@ -53,10 +53,11 @@ def _at(value: Any, file: str, line: int) -> Sourced:
     return Sourced(value, Origin("file", f"{file}:{line}"))
 
 
-def _section(col: Collector, out: FileLayer, node: Node, name: str,
-             fields: Fields) -> None:
-    if not fields:
+def _section(col: Collector, out: FileLayer, data: Node, name: str, fields: Fields) -> None:
+    node: Node = data[name]
+    if not fields:  # reserved for a later feature: kept as written
         out.sections[name] = dict(node)
+        out.layer[name] = _at(dict(node), col.file, data.line_of(name))
         return
     for key in node:
         node[key] = normalise(f"{name}.{key}", node[key])
@@ -84,16 +85,20 @@ def _job(col: Collector, out: FileLayer, jobs: Node, name: str) -> bool:
     before = len(col.problems)
     col.fields(node, JOB_FIELDS, where, set())
     _schedule(col, node, where)
-    bad = {p.field for p in col.problems[before:]}
+    _add_job(out, col.file, node, where, {p.field for p in col.problems[before:]})
+    return True
+
+
+def _add_job(out: FileLayer, file: str, node: Node, where: str, bad: set[str]) -> None:
+    """The job's valid settings, each variable of `vars` as a setting of its own."""
     for key, value in node.items():
         if f"{where}.{key}" in bad or value is None:
             continue
         if key == "vars" and isinstance(value, Node):
             for var, item in value.items():
-                out.layer[f"{where}.vars.{var}"] = _at(item, col.file, value.line_of(var))
+                out.layer[f"{where}.vars.{var}"] = _at(item, file, value.line_of(var))
         else:
-            out.layer[f"{where}.{key}"] = _at(value, col.file, node.line_of(key))
-    return True
+            out.layer[f"{where}.{key}"] = _at(value, file, node.line_of(key))
 
 
 def _schedule(col: Collector, node: Node, where: str) -> None:

@@ -3,7 +3,7 @@ command line) and the result built into a `Config`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from runner.config.settings import DEFAULT_JOBS, JOB_FIELDS, SECTIONS, SYSTEMS, 
 from runner.errors import Problem, describe, did_you_mean
 from runner.fields import parse_duration
 
+SUFFIXES = (".yml", ".yaml")
 _EXCLUSIVE = {"interval": "cron", "cron": "interval"}
+CORE = ("log", "auto_recovery")  # typed fields of Config; the other sections are `sections`
 
 
 def default_store(env: Mapping[str, str]) -> str:
@@ -34,6 +36,8 @@ def defaults(env: Mapping[str, str], jobs: Sequence[str] | None) -> Layer:
     """Every default; the original's four jobs when the file names no jobs."""
     layer: Layer = {"store": Sourced(default_store(env), DEFAULT)}
     for section, fields in SECTIONS.items():
+        if not fields:
+            layer[section] = Sourced({}, DEFAULT)  # reserved for a later feature
         for key, field in fields.items():
             if field.default is not None:
                 layer[f"{section}.{key}"] = Sourced(field.default, DEFAULT)
@@ -118,19 +122,31 @@ def build(merged: Mapping[str, Sourced], jobs: Sequence[str], path: Path | None,
                       rotate_mb=float(get("log.rotate_mb")),
                       rotate_keep=int(get("log.rotate_keep")))
     store = str(get("store"))
-    if "://" not in store:
-        store = str(root / Path(store).expanduser())
+    store = store if "://" in store else str(root / Path(store).expanduser())
     values = dict(merged)
-    built = tuple(_job(name, merged, auto, log.level) for name in jobs)
+    built = tuple(_job(name, merged, auto, log.level, root) for name in jobs)
     for job in built:
         values[f"jobs.{job.name}.check_mode"] = Sourced(job.check_mode,
                                                         _check_origin(job, auto, merged))
     return Config(path=path, root=root, store=store, jobs=built, log=log, auto_recovery=auto,
-                  sections={**{s: {} for s, f in SECTIONS.items() if not f}, **sections},
+                  sections=_later_sections(merged, sections),
                   values=values, notices=tuple(notices))
 
 
-def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: str) -> Job:
+def _later_sections(merged: Mapping[str, Sourced],
+                    raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """notifications, web, ...: as written while reserved, else their resolved settings."""
+    later = {}
+    for section, fields in SECTIONS.items():
+        if section in CORE:
+            continue
+        later[section] = {k: merged[f"{section}.{k}"].value for k in fields
+                          if f"{section}.{k}" in merged} if fields else raw.get(section, {})
+    return later
+
+
+def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: str,
+         root: Path) -> Job:
     prefix = f"jobs.{name}."
     values = {k[len(prefix):]: s.value for k, s in merged.items() if k.startswith(prefix)}
     variables = {k[5:]: v for k, v in values.items() if k.startswith("vars.")}
@@ -138,8 +154,8 @@ def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: st
     names = values.get("playbooks", [])
     inventory = values.get("inventory") or []
     return Job(
-        name=name, playbooks=tuple([names] if isinstance(names, str) else names),
-        inventory=tuple([inventory] if isinstance(inventory, str) else inventory),
+        name=name, playbooks=_paths(root, names, lambda p: "/" in p or p.endswith(SUFFIXES)),
+        inventory=_paths(root, inventory, lambda p: "," not in p),
         limit=values.get("limit"), vars=variables,
         interval=_seconds(values.get("interval")), cron=values.get("cron"),
         timeout=_seconds(values.get("timeout")), enabled=bool(values.get("enabled", True)),
@@ -147,6 +163,13 @@ def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: st
         log_level=values.get("log_level") or level, max_failures=int(values.get("max_failures", 3)),
         check_mode=not auto.on_for(system),
     )
+
+
+def _paths(root: Path, given: str | list[str], is_path: Callable[[str], bool]) -> tuple[str, ...]:
+    """Relative paths as paths under the project folder, so any working folder runs the job;
+    playbook names and `h1,h2,` host lists as they are."""
+    items = [given] if isinstance(given, str) else given
+    return tuple(str(root / Path(p).expanduser()) if is_path(p) else p for p in items)
 
 
 def _seconds(value: object) -> float | None:

@@ -70,8 +70,7 @@ JOB_FIELDS: Fields = {
 }
 
 DEFAULT_JOBS: dict[str, dict[str, object]] = {
-    "pm2": {"playbooks": ["recover-pm2"], "interval": "30s",
-            "vars": {"max_restart_attempts": 3}},
+    "pm2": {"playbooks": ["recover-pm2"], "interval": "30s"},
     "github": {"playbooks": ["recover-workflows"], "interval": "60s"},
     "netlify": {"playbooks": ["recover-netlify"], "interval": "2m"},
     "health": {"playbooks": ["health"], "interval": "5m"},

@@ -13,6 +13,7 @@ from runner.fields import parse_duration
 def ordered_keys(config: Config) -> list[str]:
     """Settings in the order of the file `urs init` writes."""
     keys = ["store", *(f"{s}.{k}" for s, fields in SECTIONS.items() for k in fields)]
+    keys += [s for s, fields in SECTIONS.items() if not fields]  # reserved sections
     for job in config.jobs:
         prefix = f"jobs.{job.name}."
         keys += [prefix + k for k in JOB_FIELDS]
@@ -41,9 +42,6 @@ def as_text(config: Config) -> str:
     width = max((len(o) for o in origins), default=0)
     lines = [f"{o:<{width}}  {k}={text_value(k, config.values[k].value)}"
              for o, k in zip(origins, keys, strict=True)]
-    for name, section in config.sections.items():
-        if section:
-            lines.append(f"{'file':<{width}}  {name}={json.dumps(section, default=str)}")
     return "\n".join(lines)
 
 

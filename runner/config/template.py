@@ -24,6 +24,8 @@ EXAMPLES = {"store": "outcomes.db", "log.file": "urs.log", "inventory": "invento
             "limit": "web*", "cron": "*/5 * * * *", "interval": "5m", "timeout": "10m",
             "log_level": "debug", "vars": {"name": "value"}}
 Document = dict[str, Any]
+# recover-pm2 reads max_restart_attempts from the inventory too: a job's vars (-e) would hide it
+VARS_EXAMPLES = {"pm2": {"max_restart_attempts": 3}}
 ABOUT = {
     "pm2": "PM2 (the original's PM2_CHECK_INTERVAL): restart errored apps, resurrect the daemon",
     "github": "GitHub Actions: restore broken workflow files, re-run or dispatch backups",
@@ -69,6 +71,7 @@ def render(doc: Document, notes: Mapping[str, str] | None = None) -> str:
 
 
 def _job(name: str, job: Mapping[str, Any], notes: Mapping[str, str]) -> list[str]:
+    """A job's settings; an unset one commented out with an example of its form."""
     lines = []
     for key, field in JOB_FIELDS.items():
         value = job.get(key)
@@ -77,19 +80,20 @@ def _job(name: str, job: Mapping[str, Any], notes: Mapping[str, str]) -> list[st
             lines += [f"      {k}: {_scalar(v)}" + _note(notes, f"jobs.{name}.vars.{k}")
                       for k, v in value.items()]
         else:
-            lines += _setting(f"jobs.{name}.{key}", value, field, notes, 2, key)
+            example = VARS_EXAMPLES.get(name) if key == "vars" else None
+            lines += _setting(f"jobs.{name}.{key}", value, field, notes, 2, key, example)
     return lines
 
 
 def _setting(key: str, value: Any, field: Field, notes: Mapping[str, str], depth: int,
-             example_key: str | None = None) -> list[str]:
+             example_key: str | None = None, example: Any = None) -> list[str]:
     indent = "  " * depth
     doc = field.doc + (" (one of: " + ", ".join(field.choices) + ")" if field.choices else "")
     comment = textwrap.wrap(doc, 100, initial_indent=indent + "# ",
                             subsequent_indent=indent + "#   ")
     name = key.rsplit(".", 1)[-1]
     if value is None:
-        example = EXAMPLES.get(example_key or key) or EXAMPLES.get(name, "...")
+        example = example or EXAMPLES.get(example_key or key) or EXAMPLES.get(name, "...")
         return [*comment, f"{indent}# {name}: {_scalar(example)}"]
     return [*comment, f"{indent}{name}: {_scalar(value)}" + _note(notes, key)]
 

@@ -109,6 +109,11 @@ def test_config_shows_each_value_with_its_origin(tmp_path: Path) -> None:
     assert shown["log.format=text"] == "default"
     assert out.stderr == ("notice: jobs.web.playbooks: 'recover-web' is not installed: its runs "
                           "will say so\n")
+    as_json = json.loads(urs("config", "--json", cwd=tmp_path, env=CLEAN).stdout)
+    assert as_json["file"] == str(tmp_path / "urs.yml") and as_json["root"] == str(tmp_path)
+    assert as_json["settings"]["log.level"] == {"value": "debug", "origin": "urs.yml:2"}
+    assert as_json["notices"] == [
+        "jobs.web.playbooks: 'recover-web' is not installed: its runs will say so"]
 
 
 def test_config_reports_every_problem_and_exits_2(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ playbooks the text defines. Every built-in playbook runs; the module in docs/ext
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -64,12 +65,16 @@ def pm2_incident(pm2: PM2Env) -> dict[str, str]:
 def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env) -> None:
     project = tmp_path / "project"
     shutil.copytree(ROOT / "inventory", project / "inventory")
+    # the original system's files, as in a project that moves to urs (docs/configuration.md)
+    shutil.copytree(ROOT / "tests" / "data" / "original", project, dirs_exist_ok=True)
     (project / "playbooks").mkdir()
     for body in blocks(path, "yaml"):
         name = re.match(r"name: ([\w-]+)\n", body)
         if name and "steps:" in body:
             write(project / "playbooks", body, f"{name.group(1)}.yml")
-    env = {"URS_STORE": str(tmp_path / "store.db"), "HOME": str(tmp_path)}
+    env = {"URS_STORE": str(tmp_path / "store.db"), "HOME": str(tmp_path),
+           # `urs schedule --install` writes a stand-in crontab in HOME, never a real one
+           "PATH": f"{ROOT / 'tests' / 'fakebin'}:{os.environ['PATH']}"}
     if path.name == "pm2.md":
         env |= pm2_incident(pm2)
     for args, code in commands(path):

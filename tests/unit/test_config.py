@@ -39,7 +39,8 @@ def test_without_a_file_the_original_four_jobs_run_on_its_intervals(tmp_path: Pa
 
 def test_the_file_is_found_in_a_parent_folder_and_paths_are_relative_to_it(tmp_path: Path) -> None:
     (tmp_path / "urs.yml").write_text("store: state/o.db\nlog: {file: urs.log}\njobs:\n"
-                                      "  web: {playbooks: health, cron: '@hourly'}\n")
+                                      "  web: {playbooks: [health, books/x.yml], cron: '@hourly',"
+                                      " inventory: [hosts.ini, 'a,b,']}\n")
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     cfg = config.load(deep, HOME)
@@ -47,6 +48,8 @@ def test_the_file_is_found_in_a_parent_folder_and_paths_are_relative_to_it(tmp_p
     assert cfg.store == str(tmp_path / "state" / "o.db")
     assert cfg.log.file == tmp_path / "urs.log"
     assert [(j.name, j.cron, j.interval) for j in cfg.jobs] == [("web", "@hourly", None)]
+    assert cfg.jobs[0].playbooks == ("health", str(tmp_path / "books" / "x.yml"))
+    assert cfg.jobs[0].inventory == (str(tmp_path / "hosts.ini"), "a,b,")
     assert str(cfg.origin("jobs.web.cron")) == f"{tmp_path / 'urs.yml'}:4"
 
 
@@ -137,9 +140,10 @@ def test_urs_variables_cover_every_setting(tmp_path: Path) -> None:
                URS_JOB_HEALTH_ENABLED="no", URS_JOB_PM2_TIMEOUT="90")
     assert cfg.store == "postgresql://db/urs" and not cfg.auto_recovery.enabled
     assert cfg.log.rotate_mb == 0
-    assert cfg.job("pm2").vars == {"max_restart_attempts": 3, "pm2_apps": "web"}
+    assert cfg.job("pm2").vars == {"pm2_apps": "web"}
     assert cfg.job("pm2").timeout == 90.0
-    assert cfg.job("health").inventory == ("inventory/a.ini", "inventory/b.ini")
+    assert cfg.job("health").inventory == (str(tmp_path / "inventory/a.ini"),
+                                           str(tmp_path / "inventory/b.ini"))
     assert [j.name for j in cfg.enabled_jobs] == ["pm2", "github", "netlify"]
 
 
@@ -223,8 +227,11 @@ def test_command_line_overrides_are_checked(tmp_path: Path) -> None:
         "command line: jobs.nope.interval: expected a setting, found 'jobs.nope.interval' "
         "(did you mean 'jobs.pm2.interval'?)",
     ]
-    cfg = config.load(tmp_path, HOME, {"jobs.pm2.vars.pm2_apps": "web", "store": "/x.db"})
+    cfg = config.load(tmp_path, HOME, {"jobs.pm2.vars.pm2_apps": "web", "store": "/x.db",
+                                       "jobs.health.vars": '{"ports": "22"}'})
     assert cfg.job("pm2").vars["pm2_apps"] == "web" and cfg.store == "/x.db"
+    assert cfg.job("health").vars == {"ports": "22"}
+    assert str(cfg.origin("jobs.health.vars.ports")) == "command line"
 
 
 def test_playbooks_not_installed_are_notices_not_errors(tmp_path: Path) -> None:
@@ -232,3 +239,41 @@ def test_playbooks_not_installed_are_notices_not_errors(tmp_path: Path) -> None:
     assert config.missing_playbooks(cfg) == [
         "jobs.web.playbooks: 'recover-web' is not installed: its runs will say so"]
     assert cfg.job("web").playbooks == ("health", "recover-web")
+
+
+def test_a_later_feature_adds_a_setting_with_one_line(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.config import show, template
+    from runner.config.settings import SECTIONS
+    from runner.fields import Field
+
+    monkeypatch.setitem(SECTIONS, "web", {
+        "listen": Field("str", "address of the status page", default="127.0.0.1:8080")})
+    assert load(tmp_path).values["web.listen"].value == "127.0.0.1:8080"
+    from_env = load(tmp_path, URS_WEB_LISTEN="0.0.0.0:80")
+    assert str(from_env.origin("web.listen")) == "env URS_WEB_LISTEN"
+    assert from_env.sections["web"] == {"listen": "0.0.0.0:80"}
+    assert "  listen: 127.0.0.1:8080" in template.render(template.default_document())
+    assert "web.listen=0.0.0.0:80" in show.as_text(from_env)
+    assert problems(tmp_path, "web: {lisen: x}\n") == [
+        "urs.yml:1: web.lisen: expected a known key, found 'lisen' (did you mean 'listen'?)"]
+
+
+def test_a_yaml_error_names_the_file_as_the_other_problems_do(tmp_path: Path) -> None:
+    assert problems(tmp_path, "store: [\n") == [
+        "urs.yml:2: expected valid YAML, found did not find expected node content"]
+    assert problems(tmp_path, "jobs:\n  x: {playbooks: a, cron: '* * * * * *'}\n") == [
+        "urs.yml:2: jobs.x.cron: expected a cron expression like '*/5 * * * *' or '@hourly', "
+        "found '* * * * * *' (five fields: minute hour day-of-month month day-of-week)"]
+
+
+def test_of_two_names_for_one_setting_urs_wins_then_the_first_original(tmp_path: Path) -> None:
+    both = load(tmp_path, PM2_CHECK_INTERVAL="10000", PM2_HEALTH_CHECK_INTERVAL="20000")
+    assert str(both.origin("jobs.pm2.interval")) == "env PM2_CHECK_INTERVAL"
+    assert both.job("pm2").interval == 10.0
+    urs_name = load(tmp_path, PM2_CHECK_INTERVAL="10000", URS_JOB_PM2_INTERVAL="15")
+    assert urs_name.job("pm2").interval == 15.0  # a bare number is seconds in URS_* names
+    assert str(urs_name.origin("jobs.pm2.interval")) == "env URS_JOB_PM2_INTERVAL"
+    alias = load(tmp_path, AUTO_RECOVERY="false", URS_AUTO_RECOVERY="true")
+    assert alias.auto_recovery.enabled and str(alias.origin("auto_recovery.enabled")) == \
+        "env URS_AUTO_RECOVERY"

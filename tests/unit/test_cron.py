@@ -45,7 +45,8 @@ def test_other_intervals_say_why_and_run_more_often(seconds: int, runs_every: in
 def test_cron_expressions_are_checked() -> None:
     assert cron.problem("*/5 * * * *") is None and cron.problem("@hourly") is None
     assert cron.problem("61 * * * *") == "bad minute"
-    assert cron.problem("* * *") == "wrong number of fields"
+    assert cron.problem("* * *") == "five fields: minute hour day-of-month month day-of-week"
+    assert cron.problem("* * * * * *") == cron.problem("* * *")
 
 
 def systemd_next(calendar: str, count: int) -> list[datetime]:
