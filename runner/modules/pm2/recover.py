@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 from typing import Any
 
 from runner.fields import parse_duration
@@ -71,11 +70,14 @@ def _start_file(host: PM2Host, key: str, tried: list[str]) -> ActionResult | Non
     if not started.ok:
         tried.append(f"pm2 start {path} failed: {started.reason}")
         return None
-    state = host.state()
-    return _verified(host, state.names(), key, f"started {path}")
+    names = host.app_names(str(path)) or host.state().names()
+    return _verified(host, names, key, f"started {path}")
 
 
 def _verified(host: PM2Host, names: list[str], source: str, text: str) -> ActionResult:
+    if not names:
+        return ActionResult(False, stdout=text, changed=True, fields={"source": source},
+                            reason=f"{text}, but no app is registered")
     ok, state = host.stable(names, _verify_timeout(host))
     fields = {"source": source, "apps": [a.summary() for a in state.apps]}
     if ok:
@@ -88,7 +90,7 @@ def _verified(host: PM2Host, names: list[str], source: str, text: str) -> Action
 
 def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionResult:
     """Restart the wanted apps that are down; leave the healthy ones alone."""
-    names = wanted(host.call, state)
+    names = wanted(host, state)
     targets = [a for a in state.apps if a.name in names and a.down]
     missing = [n for n in names if state.app(n) is None]
     restarted: list[dict[str, Any]] = []
@@ -101,7 +103,7 @@ def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionRes
         if not ok:
             problems.append(f"app {app.name} still down after {attempts} restart attempts")
     final = host.state()
-    after = check_online(host.call, final)
+    after = check_online(host, final)
     changed = before.changed or bool(restarted)
     fields = {"apps": _annotated(final, restarted), "restarted": restarted,
               **({"source": before.fields["source"]} if "source" in before.fields else {})}
@@ -140,7 +142,7 @@ def _restart(host: PM2Host, pm_id: int, name: str) -> tuple[int, bool]:
         if ok:
             return attempt, True
         if attempt < limit:
-            time.sleep(delay * 2 ** (attempt - 1))
+            host.call.sleep(delay * 2 ** (attempt - 1))
     return limit, False
 
 
