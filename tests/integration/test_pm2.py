@@ -321,3 +321,16 @@ def test_the_apps_of_an_ecosystem_file_are_read_without_starting_them(pm2: PM2En
 
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_live_daemon_with_no_app_is_refilled_from_the_dump(pm2: PM2Env, store: Path) -> None:
+    pm2.start("web.js", "web")
+    pm2.wait_status("web", "online")
+    pm2.pm2("save")
+    pm2.pm2("delete", "all")
+    code, steps, _ = run(pm2, store, "recover-pm2", *FAST)
+    assert code == 0, steps
+    assert steps["daemon-alive"]["status"] == "ok"
+    online = steps["apps-online"]
+    assert online["status"] == "recovered" and online["fields"]["source"] == "dump"
+    assert pm2.jlist()["web"]["status"] == "online"

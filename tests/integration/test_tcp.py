@@ -138,3 +138,20 @@ def test_health_system_ports_from_the_command_line(tmp_path: Path,
         assert out.returncode == code, out.stdout
         assert steps["ports"]["status"] == ("ok" if code == 0 else "failed")
         assert f"127.0.0.1:{open_port} is open" in steps["ports"]["stdout"]
+
+
+def test_health_system_ports_over_ssh(fleet, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                      ports: tuple[int, int]) -> None:
+    """The probe script survives the SSH user's login shell and its quoting."""
+    started = [h for h in fleet.hosts if h.process is not None]
+    host = started[0] if started else fleet.start(1)[0]
+    inventory = fleet.inventory(tmp_path / "inv.ini", [host])
+    open_port, closed_port = ports
+    out = urs("run", "health-system", "--json", "--tags", "ports", "-i", str(inventory),
+              "--known-hosts", str(fleet.known_hosts), "-e", f'ports="{open_port} {closed_port}"',
+              env={"URS_STORE": str(tmp_path / "s.db")})
+    (step,) = [e for e in map(json.loads, out.stdout.splitlines())
+               if e["event"] == "step_finished" and e["step"] == "ports"]
+    assert step["host"] == host.name and step["status"] == "failed", out.stdout
+    assert step["fields"]["closed_ports"] == [closed_port]
+    assert f"127.0.0.1:{open_port} is open" in step["stdout"]
