@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from runner.fields import Field, Fields
+from runner.fields import Field, Fields, as_list
 from runner.modules import ActionResult, ModuleCall
 
 MARK = "URS-TCP"
@@ -71,8 +71,7 @@ class TCP:
 
     def run(self, call: ModuleCall) -> ActionResult:
         address = str(call.args["host"])
-        ports = [int(p) for p in (call.args["port"] if isinstance(call.args["port"], list)
-                                  else [call.args["port"]])]
+        ports = [int(p) for p in as_list(call.args["port"])]
         timeout = call.timeout or 5.0
         if call.connection.is_local:
             probes = [_probe(address, port, _within(call, timeout)) for port in ports]
