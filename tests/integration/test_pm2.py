@@ -262,6 +262,9 @@ def test_a_zombie_daemon_is_dead_and_resurrected(pm2: PM2Env, store: Path) -> No
         assert adopter.stdout and adopter.stdout.readline() == "ready\n"
         daemon = pm2.daemon_pid()
         assert daemon and _parent(daemon) == adopter.pid
+        title = Path(f"/proc/{daemon}/cmdline").read_text().strip("\0")
+        # what the probe looks for (the title is cut to the space of node's own argv)
+        assert title.startswith("PM2 v7.0.4: God Daemon (")
         pm2.start("web.js", "web")
         pm2.wait_status("web", "online")
         pm2.pm2("save")
