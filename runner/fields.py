@@ -56,6 +56,11 @@ def _is_int_list(v: object) -> bool:
     return _is_int(v) or (isinstance(v, list) and all(_is_int(i) for i in v))
 
 
+def _is_port_list(v: object) -> bool:
+    ports = v if isinstance(v, list) else [v]
+    return bool(ports) and all(_is_int(p) and 1 <= p <= 65535 for p in ports)  # type: ignore[operator]
+
+
 KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "str": ("a string", _is_str),
     "int": ("a whole number", _is_int),
@@ -66,6 +71,7 @@ KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "mapping": ("a mapping", lambda v: isinstance(v, dict)),
     "env": ("a mapping of names to plain values", _is_scalar_map),
     "codes": ("an exit code or a list of exit codes", _is_int_list),
+    "ports": ("a port (1 to 65535) or a list of ports", _is_port_list),
     "list": ("a list", lambda v: isinstance(v, list)),
     "when": ("an expression (a string) or true/false", lambda v: isinstance(v, str | bool)),
     "any": ("a value", lambda v: True),
@@ -100,6 +106,8 @@ class Field:
         text = value.strip()
         if self.kind == "bool" and text.lower() in _BOOLS:
             return _BOOLS[text.lower()]
+        if self.kind == "ports":
+            return _ports(text) or value
         if self.kind in {"int", "number"}:
             try:
                 number = float(text)
@@ -117,6 +125,14 @@ class Field:
         if self.maximum is not None and number > self.maximum:
             return f"{KINDS[self.kind][0]} <= {self.maximum:g}"
         return None
+
+
+def _ports(text: str) -> list[int] | int | None:
+    """Ports from text like `22`, `22 80` or `22,80`; None unless every word is a number."""
+    words = text.replace(",", " ").split()
+    if not words or not all(w.isdigit() for w in words):
+        return None
+    return int(words[0]) if len(words) == 1 else [int(w) for w in words]
 
 
 def with_defaults(fields: Mapping[str, Field], args: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +227,113 @@ def test_cluster_instances_are_each_checked_and_restarted(pm2: PM2Env, store: Pa
     listed = json.loads(pm2.pm2("jlist").strip().splitlines()[-1])
     statuses = [a["pm2_env"]["status"] for a in listed]
     assert statuses == ["online", "online"]
+
+
+# A parent that adopts the PM2 daemon (PR_SET_CHILD_SUBREAPER) and never waits for it, as a
+# container whose PID 1 is no init: a daemon killed with SIGKILL then stays a zombie.
+ADOPTER = """import ctypes, signal, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+subprocess.run(sys.argv[1:], check=True, capture_output=True)
+print("ready", flush=True)
+signal.pause()
+"""
+
+
+def _revived(pm2: PM2Env, store: Path, problem: str) -> None:
+    """health-pm2 sees the daemon dead (saying why) without spawning one; recover-pm2 brings
+    back the saved apps."""
+    stale = pm2.daemon_pid()
+    code, steps, _ = run(pm2, store, "health-pm2", "-e", "pm2_required=true")
+    assert code == 1 and steps["daemon-alive"]["status"] == "failed", steps
+    reason = steps["daemon-alive"]["reason"]
+    assert reason.startswith(f"the PM2 daemon is not running (pid {stale} {problem}"), reason
+    assert pm2.daemon_pid() == stale, "a health check must not spawn the daemon"
+    code, steps, _ = run(pm2, store, "recover-pm2", *FAST)
+    assert code == 0, steps
+    assert steps["daemon-alive"]["status"] == "recovered"
+    assert steps["daemon-alive"]["fields"]["source"] == "dump"
+    assert pm2.daemon_pid() != stale and pm2.jlist()["web"]["status"] == "online"
+
+
+def test_a_zombie_daemon_is_dead_and_resurrected(pm2: PM2Env, store: Path) -> None:
+    adopter = subprocess.Popen([sys.executable, "-c", ADOPTER, str(pm2.binary), "ping"],
+                               env=pm2.env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert adopter.stdout and adopter.stdout.readline() == "ready\n"
+        daemon = pm2.daemon_pid()
+        assert daemon and _parent(daemon) == adopter.pid
+        title = Path(f"/proc/{daemon}/cmdline").read_text().strip("\0")
+        # what the probe looks for (the title is cut to the space of node's own argv)
+        assert title.startswith("PM2 v7.0.4: God Daemon (")
+        pm2.start("web.js", "web")
+        pm2.wait_status("web", "online")
+        pm2.pm2("save")
+        pm2.crash_everything()
+        assert Path(f"/proc/{daemon}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        _revived(pm2, store, "is a zombie")
+    finally:
+        adopter.kill()
+        adopter.wait()
+
+
+def test_a_daemon_pid_reused_by_another_process_is_dead(pm2: PM2Env, store: Path) -> None:
+    pm2.start("web.js", "web")
+    pm2.wait_status("web", "online")
+    pm2.pm2("save")
+    pm2.crash_everything()
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        (pm2.home / "pm2.pid").write_text(str(sleeper.pid))
+        _revived(pm2, store, "is not the PM2 daemon but: sleep 600")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_an_empty_process_list_where_the_dump_names_apps_fails(pm2: PM2Env,
+                                                                store: Path) -> None:
+    pm2.start("web.js", "web")
+    pm2.wait_status("web", "online")
+    pm2.pm2("save")
+    pm2.pm2("delete", "all")
+    code, steps, _ = run(pm2, store, "health-pm2")
+    assert code == 1
+    assert steps["daemon-alive"]["status"] == "ok"
+    assert steps["apps-online"]["reason"] == \
+        f"no app is registered, but {pm2.home}/dump.pm2 lists web"
+
+
+def test_the_apps_of_an_ecosystem_file_are_read_without_starting_them(pm2: PM2Env) -> None:
+    from runner.connections.local import LocalConnection
+    from runner.fields import with_defaults
+    from runner.modules import Mode, ModuleCall
+    from runner.modules.pm2 import PM2
+    from runner.modules.pm2.host import PM2Host
+
+    host = PM2Host(ModuleCall(args=with_defaults(PM2.fields, {}), mode=Mode.CHECK,
+                              connection=LocalConnection(), host="localhost", vars={}))
+    js = pm2.ecosystem("ecosystem.config.js", [("api", "web.js"), ("worker", "brief.js")])
+    assert host.app_names(str(js)) == ["api", "worker"]
+    (pm2.folder / "apps.json").write_text('{"apps": [{"name": "api", "script": "web.js"}]}')
+    assert host.app_names(str(pm2.folder / "apps.json")) == ["api"]
+    (pm2.folder / "apps.yml").write_text("apps:\n  - name: api\n    script: web.js\n")
+    assert host.app_names(str(pm2.folder / "apps.yml")) == ["api"]
+    assert host.app_names(str(pm2.folder / "missing.config.js")) is None
+    assert not pm2.daemon_alive()
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_live_daemon_with_no_app_is_refilled_from_the_dump(pm2: PM2Env, store: Path) -> None:
+    pm2.start("web.js", "web")
+    pm2.wait_status("web", "online")
+    pm2.pm2("save")
+    pm2.pm2("delete", "all")
+    code, steps, _ = run(pm2, store, "recover-pm2", *FAST)
+    assert code == 0, steps
+    assert steps["daemon-alive"]["status"] == "ok"
+    online = steps["apps-online"]
+    assert online["status"] == "recovered" and online["fields"]["source"] == "dump"
+    assert pm2.jlist()["web"]["status"] == "online"

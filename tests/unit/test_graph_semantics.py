@@ -233,7 +233,8 @@ steps:
     assert out.status("port") == "ok", out.steps["port"].reason
     bad = run_book(book, extra={"port": "eighty"})
     assert bad.status("port") == "error"
-    assert bad.steps["port"].reason == "tcp: port: expected a whole number, found 'eighty'"
+    assert bad.steps["port"].reason == (
+        "tcp: port: expected a port (1 to 65535) or a list of ports, found 'eighty'")
 
 
 def test_become_runs_the_step_as_another_user(tmp_path: Path) -> None:

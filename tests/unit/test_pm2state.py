@@ -71,10 +71,16 @@ def test_probe_output() -> None:
         parse_probe("bash: syntax error")
 
 
-def test_probe_script_never_calls_pm2_when_the_daemon_is_dead() -> None:
-    script = probe_script("pm2", None)
-    dead_branch = script.split("else", 1)[1]
-    assert "jlist" not in dead_branch and "pm2.pid" in script
+def test_probe_output_says_why_the_daemon_is_dead() -> None:
+    dead = parse_probe(f"{MARK} dead 123 /p\npid 123 is a zombie (killed, never reaped)\n")
+    assert not dead.alive and dead.problem == "pid 123 is a zombie (killed, never reaped)"
+
+
+def test_probe_script_is_one_sh_command_and_calls_pm2_only_once_alive() -> None:
+    script = probe_script("/opt/my pm2/pm2", None)
+    assert script.startswith("sh -c ") and script.endswith("'/opt/my pm2/pm2' ''")
+    assert script.count("jlist") == 1
+    assert script.index("jlist") > script.index("URS-PM2 alive")
 
 
 def test_dump_names() -> None:

@@ -2,10 +2,12 @@
 saved. In check mode each `state` is only read; in apply mode it is brought about and verified:
 
 - `present`: the pm2 binary is on the host (apply cannot install it: same as check);
-- `alive`: the daemon's pid (pm2.pid) runs; apply resurrects it from a usable dump, else
-  starts the ecosystem file, else the fallback one;
-- `online`: each app (or `apps`) online and within limits; apply revives the daemon if
-  needed and restarts only the apps that are down;
+- `alive`: the process pm2.pid names is PM2's daemon, no zombie, and rpc.sock accepts a
+  connection (see state.py); apply resurrects it from a usable dump, else starts the ecosystem
+  file, else the fallback one;
+- `online`: each app (or `apps`) online and within limits; no app registered while the dump
+  or an ecosystem file lists some fails; apply revives the daemon if needed and restarts only
+  the apps that are down;
 - `saved`: dump.pm2 lists every registered app; apply backs up the dump and runs `pm2 save`.
 """
 
@@ -76,4 +78,4 @@ class PM2:
             return daemon_down(state)
         if kind == "saved":
             return check_saved(host, state)
-        return check_online(call, state)
+        return check_online(host, state)

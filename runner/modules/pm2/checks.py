@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.fields import as_list
-from runner.modules import ActionResult, ModuleCall
+from runner.modules import ActionResult
 from runner.modules.pm2.host import PM2Host
 from runner.modules.pm2.state import App, State, dump_names
 
@@ -15,11 +15,28 @@ LIMITS = ("max_memory_mb", "max_cpu", "max_restarts", "max_unstable_restarts")
 NOT_INSTALLED = "pm2 is not installed (not found on PATH)"
 
 
-def wanted(call: ModuleCall, state: State) -> list[str]:
-    apps = call.args["apps"]
+def wanted(host: PM2Host, state: State) -> list[str]:
+    """The apps asked for; `all` is every registered app, or when none is, the apps PM2
+    should have (`expected`)."""
+    apps = host.call.args["apps"]
     if apps in ("all", ["all"]):
-        return state.names()
+        return state.names() or expected(host, state)[0]
     return [str(a) for a in as_list(apps)]
+
+
+def expected(host: PM2Host, state: State) -> tuple[list[str], str]:
+    """The apps dump.pm2 lists, else the ecosystem file's, else the fallback's; and which file
+    said so. An empty process list is only healthy when none of them names an app."""
+    dump = f"{state.home}/dump.pm2"
+    names = dump_names(host.read(shlex.quote(dump)) or "")
+    if names:
+        return names, dump
+    for key in ("ecosystem", "fallback_ecosystem"):
+        path = host.call.args.get(key)
+        names = host.app_names(str(path)) if path else None
+        if names:
+            return names, str(path)
+    return [], ""
 
 
 def limit_problems(app: App, limits: Mapping[str, Any]) -> list[str]:
@@ -32,12 +49,18 @@ def limit_problems(app: App, limits: Mapping[str, Any]) -> list[str]:
             if limits.get(key) is not None and value > float(limits[key])]
 
 
-def check_online(call: ModuleCall, state: State) -> ActionResult:
+def check_online(host: PM2Host, state: State) -> ActionResult:
     if not state.alive:
         return daemon_down(state)
+    call = host.call
+    if not state.apps and call.args["apps"] in ("all", ["all"]):
+        names, source = expected(host, state)
+        if names:
+            return ActionResult(False, stdout="0 apps", fields={"apps": []}, reason=(
+                f"no app is registered, but {source} lists {', '.join(names)}"))
     problems = []
     per_app = call.args.get("limits") or {}
-    for name in wanted(call, state):
+    for name in wanted(host, state):
         instances = state.instances(name)
         if not instances:
             problems.append(f"app {name} is not registered")
@@ -56,8 +79,9 @@ def check_online(call: ModuleCall, state: State) -> ActionResult:
 def daemon_down(state: State) -> ActionResult:
     if not state.installed:
         return ActionResult(False, reason=NOT_INSTALLED)
-    return ActionResult(False, reason=f"the PM2 daemon is not running (pid {state.daemon_pid}, "
-                        f"PM2_HOME {state.home})", fields={"apps": []})
+    why = f"{state.problem}; " if state.problem else f"pid {state.daemon_pid}, "
+    return ActionResult(False, reason=f"the PM2 daemon is not running ({why}PM2_HOME {state.home})",
+                        fields={"apps": []})
 
 
 def check_saved(host: PM2Host, state: State) -> ActionResult:

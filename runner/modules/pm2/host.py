@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 
 from runner.fields import parse_duration
 from runner.modules import ActionResult, ModuleCall
-from runner.modules.pm2.state import PM2Error, State, parse_probe, probe_script
+from runner.modules.pm2.state import PM2Error, State, dump_names, parse_probe, probe_script
 
 POLL_S = 0.3
+# prints the apps of the ecosystem file $1 (module.exports = {apps: [...]}, or JSON) as JSON
+APPS_JS = """const c = require(require("path").resolve(process.argv[1]));
+const apps = [].concat((c && c.apps) || c || []);
+console.log(JSON.stringify(apps.map((a) => ({name: a && a.name}))));"""
 
 
 class PM2Host:
@@ -39,11 +44,29 @@ class PM2Host:
         res = self.sh(f"cat {path} 2>/dev/null")
         return res.stdout if res.ok else None
 
+    def app_names(self, path: str) -> list[str] | None:
+        """The apps an ecosystem file lists (JavaScript or JSON through node on the host, YAML
+        read here), or None when it cannot be read or lists none."""
+        if path.endswith((".yml", ".yaml")):
+            import yaml
+
+            try:
+                data = yaml.safe_load(self.read(shlex.quote(path)) or "")
+            except yaml.YAMLError:
+                return None
+            apps = data.get("apps") if isinstance(data, dict) else data
+            return dump_names(json.dumps(apps if isinstance(apps, list) else []))
+        res = self.sh(f"node -e {shlex.quote(APPS_JS)} {shlex.quote(path)} 2>/dev/null")
+        lines = res.stdout.strip().splitlines()
+        return dump_names(lines[-1]) if res.ok and lines else None
+
     def exists(self, path: str) -> bool:
         return self.sh(f"test -f {shlex.quote(path)}").ok
 
     def stable(self, names: list[str], timeout: float) -> tuple[bool, State]:
-        """Wait until every named app is online and its restart count holds for `settle`."""
+        """Wait until every named app is online and its restart count holds for `settle`;
+        (False, last state) after `timeout`. The attempt's deadline and the run's cancel end
+        the wait sooner, raising `DeadlineExceeded` or `Interrupted`."""
         deadline = time.monotonic() + timeout
         seen: dict[int, int] | None = None
         since = 0.0
@@ -57,6 +80,7 @@ class PM2Host:
                 seen, since = counts, time.monotonic()
             elif time.monotonic() - since >= self.settle:
                 return True, state
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False, state
-            time.sleep(POLL_S)
+            self.call.sleep(min(POLL_S, left))

@@ -4,14 +4,14 @@
    registered apps, which restarts healthy ones too), at most `max_restart_attempts` times,
    with a doubling delay, each attempt verified by the app staying online for `settle`;
 2. daemon dead: `pm2 resurrect`, only from a dump that exists, parses and is not empty;
-   else start the primary ecosystem file; else the fallback; the apps must end online;
+   else start the primary ecosystem file; else the fallback; the apps must end online; a live
+   daemon with no app at all is resurrected from such a dump too;
 3. `saved`: keep the previous dump as dump.pm2.urs.bak, then `pm2 save`.
 """
 
 from __future__ import annotations
 
 import shlex
-import time
 from typing import Any
 
 from runner.fields import parse_duration
@@ -44,20 +44,29 @@ def revive(host: PM2Host, state: State) -> ActionResult:
     if not state.installed:
         return daemon_down(state)
     tried: list[str] = []
-    dump = f"{shlex.quote(state.home)}/dump.pm2"
-    names = dump_names(host.read(dump) or "")
-    if names:
-        started = host.pm2("resurrect")
-        if started.ok:
-            return _verified(host, names, "dump", f"resurrected {len(names)} apps from {dump}")
-        tried.append(f"pm2 resurrect failed: {started.reason}")
-    else:
-        tried.append(f"{state.home}/dump.pm2 is missing, unreadable or empty")
+    resurrected = _resurrect(host, state, tried)
+    if resurrected is not None:
+        return resurrected
     for key in ("ecosystem", "fallback_ecosystem"):
         result = _start_file(host, key, tried)
         if result is not None:
             return result
     return ActionResult(False, reason="cannot revive the PM2 daemon: " + "; ".join(tried))
+
+
+def _resurrect(host: PM2Host, state: State, tried: list[str]) -> ActionResult | None:
+    """`pm2 resurrect` from a usable dump, verified; None (saying why in `tried`) if it
+    could not run."""
+    dump = f"{shlex.quote(state.home)}/dump.pm2"
+    names = dump_names(host.read(dump) or "")
+    if not names:
+        tried.append(f"{state.home}/dump.pm2 is missing, unreadable or empty")
+        return None
+    started = host.pm2("resurrect")
+    if not started.ok:
+        tried.append(f"pm2 resurrect failed: {started.reason}")
+        return None
+    return _verified(host, names, "dump", f"resurrected {len(names)} apps from {dump}")
 
 
 def _start_file(host: PM2Host, key: str, tried: list[str]) -> ActionResult | None:
@@ -71,11 +80,14 @@ def _start_file(host: PM2Host, key: str, tried: list[str]) -> ActionResult | Non
     if not started.ok:
         tried.append(f"pm2 start {path} failed: {started.reason}")
         return None
-    state = host.state()
-    return _verified(host, state.names(), key, f"started {path}")
+    names = host.app_names(str(path)) or host.state().names()
+    return _verified(host, names, key, f"started {path}")
 
 
 def _verified(host: PM2Host, names: list[str], source: str, text: str) -> ActionResult:
+    if not names:
+        return ActionResult(False, stdout=text, changed=True, fields={"source": source},
+                            reason=f"{text}, but no app is registered")
     ok, state = host.stable(names, _verify_timeout(host))
     fields = {"source": source, "apps": [a.summary() for a in state.apps]}
     if ok:
@@ -87,8 +99,15 @@ def _verified(host: PM2Host, names: list[str], source: str, text: str) -> Action
 
 
 def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionResult:
-    """Restart the wanted apps that are down; leave the healthy ones alone."""
-    names = wanted(host.call, state)
+    """Restart the wanted apps that are down; leave the healthy ones alone. A live daemon
+    with no app at all (`pm2 delete`, a daemon started afresh) resurrects the dump first."""
+    if not state.apps:
+        refilled = _resurrect(host, state, [])
+        if refilled is not None:
+            if not refilled.ok:
+                return refilled
+            before, state = refilled, host.state()
+    names = wanted(host, state)
     targets = [a for a in state.apps if a.name in names and a.down]
     missing = [n for n in names if state.app(n) is None]
     restarted: list[dict[str, Any]] = []
@@ -101,7 +120,7 @@ def restart_down(host: PM2Host, state: State, before: ActionResult) -> ActionRes
         if not ok:
             problems.append(f"app {app.name} still down after {attempts} restart attempts")
     final = host.state()
-    after = check_online(host.call, final)
+    after = check_online(host, final)
     changed = before.changed or bool(restarted)
     fields = {"apps": _annotated(final, restarted), "restarted": restarted,
               **({"source": before.fields["source"]} if "source" in before.fields else {})}
@@ -140,7 +159,7 @@ def _restart(host: PM2Host, pm_id: int, name: str) -> tuple[int, bool]:
         if ok:
             return attempt, True
         if attempt < limit:
-            time.sleep(delay * 2 ** (attempt - 1))
+            host.call.sleep(delay * 2 ** (attempt - 1))
     return limit, False
 
 

@@ -1,7 +1,9 @@
 """Reading PM2's state without side effects.
 
 Every pm2 CLI call spawns a daemon when none runs, so whether the daemon is alive is read
-from `$PM2_HOME/pm2.pid` and a signal-0 probe; `pm2 jlist` is called only when it is. Only
+without pm2: the process `$PM2_HOME/pm2.pid` names must be no zombie and run PM2, and
+`$PM2_HOME/rpc.sock` must accept a connection (a SIGKILLed daemon nobody reaps and a pid reused
+by another process both fail that); `pm2 jlist` is called only when it is alive. Only
 whitelisted fields of each app are kept: PM2 copies the whole environment of the shell that
 started an app into `pm2_env` (secrets included), and none of it may be printed or recorded.
 """
@@ -57,6 +59,7 @@ class State:
     home: str
     daemon_pid: str
     apps: tuple[App, ...] = ()
+    problem: str = ""  # why the daemon counts as dead
 
     def app(self, name: str) -> App | None:
         return next((a for a in self.apps if a.name == name), None)
@@ -69,18 +72,49 @@ class State:
         return list(dict.fromkeys(a.name for a in self.apps))
 
 
+# $1 the pm2 command, $2 PM2_HOME (empty: the host's, else ~/.pm2). The daemon is alive only
+# when pm2.pid names a process that is not a zombie, runs PM2 (its title, or pm2-runtime), and
+# rpc.sock in PM2_HOME accepts a connection; `pm2 jlist` runs only then (it would spawn one).
+PROBE = r"""bin=$1; home=${2:-${PM2_HOME:-$HOME/.pm2}}; export PM2_HOME="$home"
+command -v "$bin" >/dev/null 2>&1 || { echo "URS-PM2 missing"; exit 0; }
+pid=$(cat "$home/pm2.pid" 2>/dev/null); sock="$home/rpc.sock"
+case "$pid" in ''|*[!0-9]*) pid=none ;; esac
+refused() {
+  if command -v node >/dev/null 2>&1; then ! node -e '
+    const s = require("net").connect(process.argv[1], () => process.exit(0));
+    s.on("error", () => process.exit(1)); setTimeout(() => process.exit(2), 3000);' "$sock"
+  elif command -v python3 >/dev/null 2>&1; then ! python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(sys.argv[1])' "$sock" 2>/dev/null
+  elif command -v nc >/dev/null 2>&1; then ! nc -zU "$sock" 2>/dev/null
+  else false; fi
+}
+problem() {
+  [ "$pid" != none ] || { echo "no pid in $home/pm2.pid"; return; }
+  if [ -r "/proc/$pid/stat" ]; then
+    st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)
+  else
+    st=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1); cmd=$(ps -o args= -p "$pid" 2>/dev/null)
+  fi
+  [ -n "$st" ] || { echo "pid $pid is not running"; return; }
+  [ "$st" != Z ] || { echo "pid $pid is a zombie (killed, never reaped)"; return; }
+  case "$cmd" in
+    *"God Daemon"*|*pm2*|*PM2*|"${PM2_DAEMON_TITLE:-God Daemon}"*) ;;
+    *) echo "pid $pid is not the PM2 daemon but: $cmd" | cut -c1-200; return ;;
+  esac
+  [ -S "$sock" ] || { echo "$sock is missing"; return; }
+  if refused; then echo "$sock accepts no connection"; fi
+}
+why=$(problem)
+if [ -n "$why" ]; then printf 'URS-PM2 dead %s %s\n%s\n' "$pid" "$home" "$why"; exit 0; fi
+echo "URS-PM2 alive $pid $home"; "$bin" jlist"""
+
+
 def probe_script(pm2_bin: str, pm2_home: str | None) -> str:
-    """One command: is pm2 installed, is its daemon alive, and (only then) its app list."""
-    home = shlex.quote(pm2_home) if pm2_home else '"${PM2_HOME:-$HOME/.pm2}"'
-    binary = shlex.quote(pm2_bin)
-    return (
-        f"home={home}; export PM2_HOME=\"$home\"; "
-        f"if ! command -v {binary} >/dev/null 2>&1; then echo '{MARK} missing'; exit 0; fi; "
-        'pid=$(cat "$home/pm2.pid" 2>/dev/null); '
-        'if [ -n "$pid" ] && { kill -0 "$pid" 2>/dev/null || [ -d "/proc/$pid" ]; }; then '
-        f'echo "{MARK} alive $pid $home"; {binary} jlist; '
-        f'else echo "{MARK} dead ${{pid:-none}} $home"; fi'
-    )
+    """One command: is pm2 installed, is its daemon alive (and if not, why), and only when it
+    is, its app list. A POSIX sh script whatever the login shell."""
+    words = " ".join(shlex.quote(w) for w in (pm2_bin, pm2_home or ""))
+    return f"sh -c {shlex.quote(PROBE)} urs-pm2 {words}"
 
 
 def parse_probe(output: str) -> State:
@@ -92,7 +126,7 @@ def parse_probe(output: str) -> State:
         return State(False, False, "", "")
     home = " ".join(words[3:])
     if words[1] == "dead":
-        return State(True, False, home, words[2])
+        return State(True, False, home, words[2], problem=rest.strip().partition("\n")[0])
     return State(True, True, home, words[2], parse_jlist(rest))
 
 
