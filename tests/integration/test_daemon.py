@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,17 @@ class Project:
             except sqlite3.OperationalError:  # not made yet
                 return []
 
+    def wait(self, predicate: Callable[[], object], deadline_s: float = 60.0) -> None:
+        """Poll until predicate holds; else fail with what the daemons printed."""
+        if wait_for(predicate, deadline_s):
+            return
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        outputs = [proc.communicate(timeout=30) for proc in self.procs]
+        runs = self.rows("SELECT job, status, reason FROM runs")
+        raise AssertionError(f"runs: {runs}\ndaemon output: {outputs}")
+
     def runs(self, job: str, status: str = "ok") -> int:
         return len(self.rows("SELECT id FROM runs WHERE job = ? AND status = ?", job, status))
 
@@ -70,7 +81,7 @@ def test_jobs_run_on_schedule_and_a_broken_job_stops_nothing(project: Project) -
     project.config(QUICK + "  broken: {playbooks: [broken], interval: 0.2s}\n"
                    "  invalid: {playbooks: [invalid], interval: 0.2s}\n")
     proc = project.start()
-    assert wait_for(lambda: project.runs("quick") >= 3
+    project.wait(lambda: project.runs("quick") >= 3
                     and project.runs("broken", "failed") >= 2
                     and project.runs("invalid", "invalid") >= 2)
     assert proc.poll() is None
@@ -94,10 +105,10 @@ steps:
 """)
     project.config("  slow: {playbooks: [slow], interval: 0.2s}\n")
     proc = project.start()
-    assert wait_for(lambda: project.runs("slow", "skipped") >= 2)
+    project.wait(lambda: project.runs("slow", "skipped") >= 2)
     assert project.runs("slow", "running") == 1
     gate.touch()
-    assert wait_for(lambda: project.runs("slow", "ok") >= 1)
+    project.wait(lambda: project.runs("slow", "ok") >= 1)
     [(reason,)] = project.rows("SELECT reason FROM runs WHERE status = 'skipped' LIMIT 1")
     assert str(reason).startswith("the previous run of job slow is still running")
     proc.send_signal(signal.SIGTERM)
@@ -123,14 +134,14 @@ def test_sighup_reloads_a_valid_file_and_keeps_the_old_one_when_invalid(
     project.book("other", "steps: [{name: hi, run: 'echo hi'}]")
     project.config(QUICK)
     proc = project.start("--log-format", "json")
-    assert wait_for(lambda: project.runs("quick") >= 1)
+    project.wait(lambda: project.runs("quick") >= 1)
     project.config(QUICK + "  other: {playbooks: [other], interval: 0.2s}\n")
     proc.send_signal(signal.SIGHUP)
-    assert wait_for(lambda: project.runs("other") >= 1)
+    project.wait(lambda: project.runs("other") >= 1)
     project.config("  quick: {playbooks: [quick], intervall: 0.2s}\n")
     proc.send_signal(signal.SIGHUP)
     before = project.runs("other")
-    assert wait_for(lambda: project.runs("other") >= before + 2)  # the old jobs go on
+    project.wait(lambda: project.runs("other") >= before + 2)  # the old jobs go on
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     lines = [json.loads(line) for line in out.splitlines()]
@@ -144,7 +155,7 @@ def test_a_second_daemon_is_refused_naming_the_first(project: Project) -> None:
     project.book("quick", "steps: [{name: hello, run: 'echo hello'}]")
     project.config(QUICK)
     first = project.start()
-    assert wait_for(lambda: project.runs("quick") >= 1)
+    project.wait(lambda: project.runs("quick") >= 1)
     second = urs("daemon", cwd=project.root)
     assert second.returncode == 3
     assert f"another urs daemon runs with {project.root / 'urs.yml'}" in second.stderr
@@ -157,7 +168,7 @@ def test_playbooks_are_read_again_when_they_change(project: Project) -> None:
     project.book("quick", "steps: [{name: hello, run: 'echo one'}]")
     project.config(QUICK)
     proc = project.start()
-    assert wait_for(lambda: project.runs("quick") >= 1)
+    project.wait(lambda: project.runs("quick") >= 1)
     project.book("quick", "steps: [{name: hello, run: 'echo two and more'}]")
     assert wait_for(lambda: ("two and more\n",) in project.rows(
         "SELECT stdout_tail FROM step_outcomes"))
@@ -195,3 +206,17 @@ def test_urs_logs_shows_outcomes_with_output_and_follows(project: Project) -> No
     finally:
         follow.kill()
         follow.wait()
+
+
+def test_a_job_past_its_timeout_is_stopped_recorded_and_the_daemon_goes_on(
+        project: Project) -> None:
+    project.book("long", "steps: [{name: nap, run: 'sleep 600'}]")
+    project.book("quick", "steps: [{name: hello, run: 'echo hello'}]")
+    project.config(QUICK + "  long: {playbooks: [long], interval: 0.2s, timeout: 0.5s}\n")
+    proc = project.start()
+    project.wait(lambda: project.runs("long", "interrupted") >= 2)
+    assert project.runs("quick") >= 2
+    [(reason,)] = project.rows("SELECT reason FROM step_outcomes WHERE step = 'nap' LIMIT 1")
+    assert reason == "interrupted: the run's deadline passed (--max-runtime 0.5s)"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0

@@ -158,7 +158,10 @@ def test_auto_recovery_off_only_reports(pm2: PM2Env, store: Path) -> None:
     env_off = {**pm2.env, "PM2_AUTO_RECOVERY": "false", "URS_STORE": str(store)}
     out = urs("run", "recover-pm2", "--json", *FAST, env=env_off, timeout=300)
     assert out.returncode == 1
-    assert "(auto recovery is off)" in out.stdout
+    started = json.loads(out.stdout.splitlines()[0])
+    assert started["check_mode"] is True  # the whole run reports, as --check does
+    assert started["check_reason"] == "auto-recovery is off (env PM2_AUTO_RECOVERY)"
+    assert "would apply pm2" in out.stdout
     assert pm2.jlist() == before
 
 
