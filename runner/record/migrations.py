@@ -55,23 +55,33 @@ MIGRATIONS = (V1, V2, V3)
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring the store to the newest version; StoreError for a store from a newer urs."""
+    """Bring the store to the newest version; StoreError for a store from a newer urs. Each
+    version is applied in its own write transaction, after reading the version again inside
+    it: processes that open a new store at the same moment apply each version once."""
+    for number in range(1, len(MIGRATIONS) + 1):
+        if _version(db) >= number:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _version(db) < number:
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _version(db: sqlite3.Connection) -> int:
+    """The schema version; a store made before versions were recorded is version 1."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > len(MIGRATIONS):
         raise StoreError(f"the outcome store has schema version {version}; this urs knows "
                          f"{len(MIGRATIONS)} at most (upgrade urs)")
     if version == 0 and _has_table(db, "runs"):
-        version = 1  # made before versions were recorded: that is version 1
-    for number in range(version + 1, len(MIGRATIONS) + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(MIGRATIONS[number - 1]):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        return 1
+    return version
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:

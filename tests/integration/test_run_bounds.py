@@ -256,3 +256,16 @@ def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) ->
     assert _rows(path, "PRAGMA user_version") == [(3,)]
     columns = {row[1] for row in _rows(path, "PRAGMA table_info(step_outcomes)")}
     assert "check_mode" in columns
+
+
+def test_processes_opening_a_new_store_at_once_each_apply_every_version_once(
+        tmp_path: Path) -> None:
+    code = ("import sys\nfrom pathlib import Path\nfrom runner.record.sqlite import SQLiteStore\n"
+            "SQLiteStore(Path(sys.argv[1])).close()\n")
+    for round_ in range(5):
+        path = tmp_path / f"new{round_}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
+        assert all(rc == 0 for rc, _ in results), results
+        assert _rows(path, "PRAGMA user_version") == [(3,)]

@@ -149,7 +149,8 @@ steps:
 """)
     out = run_book(book, extra={"port": "abc"})
     assert out.steps["port"].status is Status.ERROR
-    assert out.steps["port"].reason == "tcp: port: expected a whole number, found 'abc'"
+    assert out.steps["port"].reason == (
+        "tcp: port: expected a port (1 to 65535) or a list of ports, found 'abc'")
     assert not marker.exists()
 
 
