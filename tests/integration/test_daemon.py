@@ -170,7 +170,7 @@ def test_playbooks_are_read_again_when_they_change(project: Project) -> None:
     proc = project.start()
     project.wait(lambda: project.runs("quick") >= 1)
     project.book("quick", "steps: [{name: hello, run: 'echo two and more'}]")
-    assert wait_for(lambda: ("two and more\n",) in project.rows(
+    project.wait(lambda: ("two and more\n",) in project.rows(
         "SELECT stdout_tail FROM step_outcomes"))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
