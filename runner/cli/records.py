@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,14 +38,21 @@ def history(run_id: str | None, playbook: str | None, limit: int, as_json: bool,
 @cli.command()
 @click.option("-p", "--playbook", help="Only this playbook.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per step outcome.")
+@click.option("--stale", is_flag=True, help="Only the configured jobs whose last run is older "
+                                            "than twice their interval; exit 1 if there are any.")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path))
 @guard
-def status(playbook: str | None, as_json: bool, store: Path | None) -> None:
+def status(playbook: str | None, as_json: bool, stale: bool, store: Path | None) -> None:
     """The latest outcome of every playbook, host and step; the daemon's jobs and heartbeat."""
     from runner.report import views
 
     db = open_store(store)
+    if stale:
+        _stale(db.jobs_latest(), as_json)
     try:
+        for channel in db.failing_channels():
+            click.echo(f"warning: notification channel {views.shown(channel['channel'])} is "
+                       f"failing: {channel['last_error']}", err=True)
         if not as_json and playbook is None:
             daemon = views.daemon_status(db.monitors(), db.jobs_latest())
             if daemon:
@@ -53,3 +62,25 @@ def status(playbook: str | None, as_json: bool, store: Path | None) -> None:
         db.close()
 
 
+
+
+def _stale(latest: list[dict[str, Any]], as_json: bool) -> None:
+    """The configured jobs that have not run for twice their interval; exit 1 if any."""
+    import time
+
+    from runner.cli.config import load_config
+    from runner.daemon.schedule import period
+    from runner.report import views
+
+    config = load_config(None)
+    last = {row["job"]: row for row in latest}
+    now = time.time()
+    late = []
+    for job in config.enabled_jobs:
+        seen = last.get(job.name)
+        limit = 2 * period(job)
+        if seen is None or now - seen["started_at"] > limit:
+            late.append({"job": job.name, "last_run": seen["started_at"] if seen else None,
+                         "limit_s": limit})
+    click.echo(views.stale(late, as_json))
+    sys.exit(1 if late else 0)
