@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import threading
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from runner.notify.messages import Message
 from runner.redact import SECRET_NAME
@@ -108,7 +108,7 @@ def url_secrets(channel: str) -> list[str]:
     if parts.scheme not in {"json", "jsons", "form", "forms", "xml", "xmls", "mailto",
                             "mailtos"}:
         found += [unquote(s) for s in [parts.netloc, *parts.path.split("/")] if len(s) >= 8]
-    return found
+    return [*found, *(quote(s, safe="") for s in found)]  # as written in the URL, too
 
 
 def display(channel: str) -> str:

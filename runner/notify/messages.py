@@ -67,7 +67,8 @@ class Message:
 
 def compose(event: str, run_id: str, payloads: Sequence[Mapping[str, Any]],
             settings: Mapping[str, Any], now: float | None = None) -> Message:
-    """The message for these incidents' event, from the configured templates or the defaults.
+    """The message for these incidents' event (in the order of playbook, host and step), from
+    the configured templates or the defaults.
     A configured template that fails falls back to the default and says why in the body."""
     context = _context(event, run_id, payloads, settings, time.time() if now is None else now)
     title, title_error = _render(settings.get("title"), TITLE, context)
@@ -75,12 +76,14 @@ def compose(event: str, run_id: str, payloads: Sequence[Mapping[str, Any]],
     for name, error in (("title", title_error), ("body", body_error)):
         if error:
             body += f"\n(notifications.{name} could not be rendered, the default was used: {error})"
-    return Message(event, run_id, tuple(payloads), " ".join(title.split()), body.strip() + "\n")
+    return Message(event, run_id, tuple(context["incidents"]), " ".join(title.split()),
+                   body.strip() + "\n")
 
 
 def _context(event: str, run_id: str, payloads: Sequence[Mapping[str, Any]],
              settings: Mapping[str, Any], now: float) -> dict[str, Any]:
-    incidents = [_described(p, now) for p in payloads]
+    incidents = sorted((_described(p, now) for p in payloads),
+                       key=lambda i: (str(i["playbook"]), str(i["host"]), str(i["step"])))
     first = incidents[0] if incidents else {}
     return {**first, "event": event, "run_id": run_id, "incidents": incidents,
             "count": len(incidents), "status_url": settings.get("status_url") or "",
