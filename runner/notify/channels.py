@@ -21,6 +21,7 @@ from runner.redact import SECRET_NAME
 
 COMMAND = "command:"
 ERROR_TAIL = 300  # characters of a failing command's output kept as the error
+QUERY = {"pass", "sig", "signature"}  # secret query parameters SECRET_NAME does not catch
 
 
 def send(channel: str, message: Message, timeout: float) -> str:
@@ -98,17 +99,21 @@ class _ThreadLog(logging.Handler):
 
 
 def url_secrets(channel: str) -> list[str]:
-    """The secrets written in a channel's URL (its password, tokens in secret-looking query
-    parameters, path segments of webhook URLs), so that no message or error repeats them."""
+    """The secrets written in a channel's URL (its password, secret-looking query parameters,
+    and the tokens of webhook URLs: long path parts, or shorter ones with digits), so that no
+    message or error repeats them."""
     if channel.startswith(COMMAND):
         return []
     parts = urlsplit(channel)
     found = [unquote(parts.password)] if parts.password else []
-    found += [v for k, v in parse_qsl(parts.query) if SECRET_NAME.search(k) or k == "pass"]
-    if parts.scheme not in {"json", "jsons", "form", "forms", "xml", "xmls", "mailto",
-                            "mailtos"}:
-        found += [unquote(s) for s in [parts.netloc, *parts.path.split("/")] if len(s) >= 8]
+    found += [v for k, v in parse_qsl(parts.query) if SECRET_NAME.search(k) or k in QUERY]
+    host = [] if "." in parts.netloc or ":" in parts.netloc else [parts.netloc]
+    found += [unquote(s) for s in [*host, *parts.path.split("/")] if _token(s)]
     return [*found, *(quote(s, safe="") for s in found)]  # as written in the URL, too
+
+
+def _token(text: str) -> bool:
+    return len(text) >= 16 or (len(text) >= 8 and any(c.isdigit() for c in text))
 
 
 def display(channel: str) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +197,20 @@ def test_notify_test_masks_the_password_of_a_channel(tmp_path: Path) -> None:
     assert "pa55word-x" not in out.stdout and "json://ops:****@127.0.0.1:1/hook" in out.stdout
     none = urs("notify", "test", cwd=folder)
     assert none.returncode == 2 and "notifications.channels" in none.stderr
+
+
+def test_apprise_is_imported_only_to_send(tmp_path: Path, store: Path) -> None:
+    book = write(tmp_path, "steps: [{name: web, run: 'exit 1'}]")
+    code = (
+        "import sys\n"
+        "from runner.cli import cli\n"
+        f"for args in (['--help'], ['notify', 'test', '--help'], ['run', {str(book)!r}]):\n"
+        "    try:\n"
+        "        cli(args, prog_name='urs')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('APPRISE', 'apprise' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, check=False)
+    assert "APPRISE False" in out.stdout, out.stdout + out.stderr

@@ -127,4 +127,8 @@ def test_spans_and_displayed_channels() -> None:
         "mailto://ops:****@mail.example?mode=starttls"
     assert display("slack://T1234ABCD/B5678EFGH/abcdefghijklmnop/#alerts") == \
         "slack://****/****/****/#alerts"
+    assert display("https://hooks.slack.com/services/T1234ABCD/B5678EFGH/abcdefgh1jklmnop") \
+        == "https://hooks.slack.com/services/****/****/****"
+    assert display("json://127.0.0.1:8080/hook?token=abc123") == \
+        "json://127.0.0.1:8080/hook?token=****"
     assert display("command:echo hi") == "command:echo hi"
