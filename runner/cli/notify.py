@@ -40,10 +40,12 @@ def test_channels(channel: str | None, config_path: Path | None) -> None:
     from runner.notify.send import TIMEOUT_S, bounded_send, masked
     from runner.redact import Redactor, secret_values
 
-    settings = load_config(config_path).sections.get("notifications", {})
+    effective = load_config(config_path)
+    settings = effective.sections.get("notifications", {})
+    where = str(effective.path.name if effective.path else "urs.yml")
     timeout = parse_duration(settings.get("timeout")) or TIMEOUT_S
     failed = 0
-    for each in _chosen(channel, _configured(settings)):
+    for each in _chosen(channel, _configured(settings), where):
         redactor = Redactor([*secret_values(dict(os.environ)), *url_secrets(each)])
         error = bounded_send(each, masked(test_message(settings), redactor), timeout)
         failed += bool(error)
@@ -58,11 +60,11 @@ def _configured(settings: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(both))
 
 
-def _chosen(channel: str | None, configured: list[str]) -> list[str]:
+def _chosen(channel: str | None, configured: list[str], where: str) -> list[str]:
     """The channels to test: every configured one, or the one named."""
     if channel is None:
         if not configured:
-            raise InputError.one("notifications.channels", None, "channels",
+            raise InputError.one(where, None, "notifications.channels",
                                  "at least one channel to test (docs/alerts.md)", "none",
                                  "or name one: urs notify test json://HOST/PATH")
         return configured

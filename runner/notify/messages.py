@@ -33,7 +33,7 @@ BODY = """\
   reason: {{ i.reason }}{% endif %}
 {%- if i.output and i.event != 'resolved' %}
   output (last lines):
-{{ i.output | indent(4, first=true) }}{% endif %}
+{{ i.output | trim | indent(4, first=true) }}{% endif %}
 {%- if i.incident %}
   run: {{ i.run_id or 'none' }} · incident #{{ i.incident }}
 {%- if i.event != 'resolved' %} (urs ack {{ i.incident }} stops reminders){% endif %}{% endif %}
