@@ -214,3 +214,45 @@ def test_apprise_is_imported_only_to_send(tmp_path: Path, store: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, check=False)
     assert "APPRISE False" in out.stdout, out.stdout + out.stderr
+
+
+def escalating(tmp_path: Path, channels: list[str], escalate_to: list[str],
+               **escalation: Any) -> Path:
+    config = {"store": str(tmp_path / "store.db"), "jobs": {},
+              "escalation": {"max_failures": 1, "escalate_after_failures": 0, **escalation},
+              "notifications": {"channels": channels, "escalate_to": escalate_to}}
+    write(tmp_path, json.dumps(config), "urs.yml")
+    return tmp_path
+
+
+def titles(http: Any, path: str) -> list[str]:
+    return [r.json()["title"] for r in http.requests if r.path == path]
+
+
+def test_escalations_also_go_to_the_second_set_of_channels(tmp_path: Path) -> None:
+    book = write(tmp_path, "steps: [{name: web, run: 'exit 1'}]")
+    with http_receiver() as http:
+        folder = escalating(tmp_path, [http.url("json", "/team")],
+                            [http.url("json", "/pager")], escalate_after_failures=1)
+        for _ in range(3):
+            assert urs("run", str(book), cwd=folder).returncode == 1
+        team, pager = titles(http, "/team"), titles(http, "/pager")
+    assert team[0] == "[urs] incident opened: book/web on localhost (failed, 1 failures)"
+    assert re.fullmatch(r"\[urs\] escalated: book/web on localhost \(2 failures, open \d+ s\)",
+                        team[1])
+    assert len(team) == 2 and pager == team[1:]
+
+
+def test_reminders_come_while_open_until_acknowledged(tmp_path: Path) -> None:
+    book = write(tmp_path, "steps: [{name: web, run: 'exit 1'}]")
+    with http_receiver() as http:
+        folder = escalating(tmp_path, [http.url("json")], [], remind_every="1ms")
+        assert urs("run", str(book), cwd=folder).returncode == 1
+        assert urs("run", str(book), cwd=folder).returncode == 1
+        opened, *reminders = titles(http, "/hook")  # 1 ms: every pass finds one due
+        assert opened.startswith("[urs] incident opened: book/web")
+        assert len(reminders) >= 2
+        assert reminders[-1].startswith("[urs] still failing: book/web on localhost (2 failures")
+        assert urs("ack", "1", cwd=folder).returncode == 0
+        assert urs("run", str(book), cwd=folder).returncode == 1
+        assert len(http.requests) == 1 + len(reminders)
