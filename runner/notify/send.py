@@ -67,8 +67,9 @@ def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float) -
     redactor = Redactor(secret_values(dict(os.environ)))
     results: queue.Queue[tuple[Group, str] | None] = queue.Queue()
     channels = _by_channel(groups)
-    for channel, mine in channels.items():
+    for channel in channels:
         redactor.add(url_secrets(channel))
+    for channel, mine in channels.items():
         threading.Thread(target=_channel, args=(mine, settings, timeout, deadline, redactor,
                                                 results), daemon=True,
                          name=f"urs-notify-{display(channel)[:40]}").start()
