@@ -123,12 +123,25 @@ def _clock(timestamp: float) -> str:
 
 
 def _render(template: object, default: str, context: Mapping[str, Any]) -> tuple[str, str]:
-    """The rendered text and, when the configured template failed, why."""
+    """The rendered text and, when the configured template failed, why. Should the default
+    fail too, a plain text without templates is what is sent."""
     from runner.templating import TemplateFailure, render
 
+    error = ""
     if template:
         try:
             return str(render(str(template), context)), ""
         except TemplateFailure as exc:
-            return str(render(default, context)), str(exc)
-    return str(render(default, context)), ""
+            error = str(exc)
+    try:
+        return str(render(default, context)), error
+    except TemplateFailure as exc:
+        return plain(context, title=default is TITLE), error or str(exc)
+
+
+def plain(context: Mapping[str, Any], title: bool) -> str:
+    """A message without templates: one line per incident."""
+    if title:
+        return f"[urs] {context['event']}: {context['count']} incident(s)"
+    return "\n".join(f"{i.get('playbook')}/{i.get('step')} on {i.get('host')}: "
+                     f"{i.get('status')}: {i.get('reason')}" for i in context["incidents"])

@@ -100,8 +100,12 @@ def _channel(groups: Sequence[Group], settings: Mapping[str, Any], timeout: floa
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            message = masked(compose(each.event, each.run_id,
-                                     [d.payload for d in each.deliveries], settings), redactor)
+            try:
+                message = masked(compose(each.event, each.run_id,
+                                         [d.payload for d in each.deliveries], settings), redactor)
+            except Exception as exc:  # noqa: BLE001 - a bug here is a failed attempt, retried
+                results.put((each, redactor.text(f"could not compose the message: {exc!r}")))
+                continue
             error = bounded_send(each.channel, message, min(timeout, left))
             results.put((each, redactor.text(error)))
             if error.startswith("timed out"):

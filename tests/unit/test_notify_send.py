@@ -132,3 +132,13 @@ def test_spans_and_displayed_channels() -> None:
     assert display("json://127.0.0.1:8080/hook?token=abc123") == \
         "json://127.0.0.1:8080/hook?token=****"
     assert display("command:echo hi") == "command:echo hi"
+
+
+def test_a_message_that_cannot_be_composed_is_a_failed_attempt(tmp_path: Path) -> None:
+    broken = Pending(1, f"command:touch {tmp_path / 'sent'}", "opened", "r1", {"event": "x"}, 0,
+                     time.time())
+    store = Outbox([broken])
+    [attempt] = deliver(store, {}, time.monotonic() + 30)  # type: ignore[arg-type]
+    assert not attempt.ok and attempt.error.startswith("could not compose the message: ")
+    assert store.attempts[0][3] is not None  # retried later
+    assert not (tmp_path / "sent").exists()
