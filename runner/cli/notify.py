@@ -68,9 +68,12 @@ def _chosen(channel: str | None, configured: list[str], where: str) -> list[str]
                                  "at least one channel to test (docs/alerts.md)", "none",
                                  "or name one: urs notify test json://HOST/PATH")
         return configured
-    if channel.isdigit() and 1 <= int(channel) <= len(configured):
-        return [configured[int(channel) - 1]]
-    return [channel]
+    if not channel.isdigit():
+        return [channel]
+    if not 1 <= int(channel) <= len(configured):
+        raise InputError.one(where, None, "notifications.channels",
+                             f"a channel's number, 1 to {len(configured)}", channel)
+    return [configured[int(channel) - 1]]
 
 
 def test_message(settings: Mapping[str, Any]) -> Message:

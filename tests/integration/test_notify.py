@@ -188,6 +188,8 @@ def test_notify_test_reports_each_channel(tmp_path: Path) -> None:
         assert json.loads(received.read_text())["event"] == "test"
         assert urs("notify", "test", "1", cwd=folder).returncode == 0
         assert len(http.requests) == 2
+        beyond = urs("notify", "test", "4", cwd=folder)
+        assert beyond.returncode == 2 and "a channel's number, 1 to 3, found 4" in beyond.stderr
 
 
 def test_notify_test_masks_the_password_of_a_channel(tmp_path: Path) -> None:
