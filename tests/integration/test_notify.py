@@ -258,3 +258,25 @@ def test_reminders_come_while_open_until_acknowledged(tmp_path: Path) -> None:
         assert urs("ack", "1", cwd=folder).returncode == 0
         assert urs("run", str(book), cwd=folder).returncode == 1
         assert len(http.requests) == 1 + len(reminders)
+
+
+def test_failing_three_times_then_again_then_recovering_sends_two_messages(
+        tmp_path: Path) -> None:
+    flag, log = tmp_path / "healthy", tmp_path / "messages.jsonl"
+    book = write(tmp_path, f"steps: [{{name: web, check: 'test -e {flag}'}}]")
+    config = {"store": str(tmp_path / "store.db"), "jobs": {},
+              "notifications": {"channels": [f"command:cat >> {log}; echo >> {log}"]}}
+    write(tmp_path, json.dumps(config), "urs.yml")
+    for _ in range(4):
+        assert urs("run", str(book), cwd=tmp_path).returncode == 1
+    flag.touch()
+    assert urs("run", str(book), cwd=tmp_path).returncode == 0
+    assert urs("run", str(book), cwd=tmp_path).returncode == 0
+    opened, resolved = map(json.loads, log.read_text().splitlines())
+    assert opened["title"] == "[urs] incident opened: book/web on localhost (failed, 3 failures)"
+    assert [(i["status"], i["reason"], i["failures"]) for i in opened["incidents"]] == \
+        [("failed", "exit code 1", 3)]
+    assert re.fullmatch(r"\[urs\] resolved: book/web on localhost \(recovered after 4 failures "
+                        r"in \d+ s\)", resolved["title"])
+    assert resolved["incidents"][0]["status"] == "ok"
+    assert opened["incidents"][0]["incident"] == resolved["incidents"][0]["incident"]
