@@ -8,6 +8,7 @@ that is down, and it ends by the timeout it is given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -40,7 +41,8 @@ def send_command(shell: str, message: Message, timeout: float) -> str:
         try:
             output, _ = child.communicate(json.dumps(message.as_json()).encode(), timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # all of it may have just ended
+                os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
             return f"timed out after {timeout:g}s (killed)"
     if child.returncode == 0:
