@@ -56,11 +56,16 @@ class Group:
         return [d.id for d in self.deliveries]
 
 
+CLAIM_MARGIN_S = 60.0
+
+
 def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float) -> list[Attempt]:
     """Queue the reminders and escalations that are due, then deliver what is pending, by
     deadline (time.monotonic()); each attempt is recorded in the store as it ends."""
     store.due_notices(time.time())
-    groups = group(store.pending(time.time()))
+    # claimed until well after this pass ends: a process delivering meanwhile skips them
+    claim = max(deadline - time.monotonic(), 0.0) + CLAIM_MARGIN_S
+    groups = group(store.pending(time.time(), claim_s=claim))
     if not groups:
         return []
     timeout = parse_duration(settings.get("timeout")) or TIMEOUT_S

@@ -280,3 +280,48 @@ def test_failing_three_times_then_again_then_recovering_sends_two_messages(
                         r"in \d+ s\)", resolved["title"])
     assert resolved["incidents"][0]["status"] == "ok"
     assert opened["incidents"][0]["incident"] == resolved["incidents"][0]["incident"]
+
+
+def test_a_run_killed_before_delivering_is_delivered_by_the_next_exactly_once(
+        tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    book = write(tmp_path, f"""
+steps:
+  - {{name: web, run: 'exit 1'}}
+  - {{name: hold, run: 'touch {started}; sleep 600'}}
+""")
+    other = write(tmp_path, "steps: [{name: fine, run: 'true'}]", "other.yml")
+    with http_receiver() as http:
+        folder = project(tmp_path, [http.url("json")])
+        proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(book)], cwd=folder,
+                                stdout=subprocess.DEVNULL, start_new_session=True)
+        assert wait_for(lambda: started.exists() and len(deliveries(tmp_path)) == 1)
+        proc.kill()  # SIGKILL: the notice is recorded, nothing was delivered
+        proc.wait()
+        assert http.requests == []
+        assert urs("run", str(other), cwd=folder).returncode == 0
+        assert urs("run", str(other), cwd=folder).returncode == 0
+        [request] = http.requests  # delivered by the next run, once
+    assert request.json()["title"].startswith("[urs] incident opened: book/web on localhost")
+    [delivery] = deliveries(tmp_path)
+    assert delivery["delivered_at"] and delivery["attempts"] == 1
+
+
+def test_deliveries_are_claimed_so_two_senders_never_send_one_twice(tmp_path: Path) -> None:
+    from runner.notify import Policy
+    from runner.record.store import open_store
+
+    book = write(tmp_path, "steps: [{name: web, run: 'exit 1'}]")
+    folder = project(tmp_path, ["json://127.0.0.1:9/never"])
+    assert urs("run", str(book), cwd=folder).returncode == 1  # its delivery fails: retried later
+    first, second = (open_store(tmp_path / "store.db", Policy()) for _ in range(2))
+    try:
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            db.execute("INSERT INTO deliveries (notice, channel, next_at) SELECT id, 'x', 0"
+                       " FROM notices")
+        taken = first.pending(1e12, claim_s=60)
+        assert sorted(p.channel for p in taken) == ["json://127.0.0.1:9/never", "x"]
+        assert second.pending(1e12 + 30, claim_s=60) == []  # claimed by the first
+    finally:
+        first.close()
+        second.close()
