@@ -1,0 +1,303 @@
+"""The connection pool against real sshd: a connection kept across runs, re-made after sshd
+restarts, backoff for a host that is down, idle connections closed, keepalive seen by sshd,
+concurrent runs on one host, cancel, close, and what decides a connection."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from runner.connections import Connection, Connector, Unreachable
+from runner.connections.local import LocalConnection
+from runner.connections.pool import Lease, Pool
+from runner.inventory import Host, Inventory
+from tests.helpers import Outcome, process_gone, run_book, wait_for, write
+from tests.sshd import Fleet, SSHHost
+
+WHO = "steps: [{name: who, run: 'echo $SSH_CONNECTION'}]\n"
+
+
+class Clock:
+    """The pool's clock, moved by the test: backoff and idle time without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def host(fleet: Fleet) -> SSHHost:
+    """A host of its own: tests here restart and kill it."""
+    (own,) = fleet.start(1)
+    return own
+
+
+def as_host(fleet: Fleet, ssh: SSHHost, **extra: object) -> Host:
+    return Host(ssh.name, {"ansible_host": ssh.address, "ansible_port": ssh.port,
+                           "ansible_user": "root",
+                           "ansible_ssh_private_key_file": str(fleet.client_key), **extra})
+
+
+def run(tmp: Path, host: Host, connect: object, book: str = WHO) -> Outcome:
+    path = write(tmp, book)
+    return run_book(path, connect=connect,  # type: ignore[arg-type]
+                    inventory=Inventory({host.name: host}, {}))
+
+
+def client_port(outcome: Outcome, step: str = "who") -> int:
+    """The client side's port of the TCP connection the step ran on, as sshd saw it."""
+    result = outcome.steps[step]
+    assert str(result.status) == "ok", result.reason
+    return int(result.stdout.split()[1])
+
+
+def test_one_connection_serves_consecutive_runs(fleet: Fleet, host: SSHHost,
+                                                tmp_path: Path) -> None:
+    target = as_host(fleet, host)
+    cold = Connector(fleet.known_hosts)
+    # without the pool each run has a connection of its own
+    assert client_port(run(tmp_path, target, cold)) != client_port(run(tmp_path, target, cold))
+    pool = Pool()
+    connect = pool.connector(fleet.known_hosts)
+    ports = {client_port(run(tmp_path, target, connect)) for _ in range(3)}
+    assert len(ports) == 1
+    stats = pool.stats()
+    assert (stats.opened, stats.reused, stats.idle, stats.lent) == (1, 2, 1, 0)
+    pool.close()
+    assert pool.stats().idle == 0
+
+
+def test_sshd_restarted_between_runs_the_next_run_reconnects(fleet: Fleet, host: SSHHost,
+                                                             tmp_path: Path) -> None:
+    target = as_host(fleet, host)
+    pool = Pool()
+    connect = pool.connector(fleet.known_hosts)
+    first = client_port(run(tmp_path, target, connect))
+    host.restart()
+    second = run(tmp_path, target, connect)
+    assert client_port(second) != first
+    assert pool.stats().opened == 2
+    pool.close()
+
+
+def test_a_down_host_is_retried_only_after_its_backoff(fleet: Fleet, host: SSHHost,
+                                                       tmp_path: Path) -> None:
+    clock = Clock()
+    pool = Pool(backoff_s=10, clock=clock)
+    connect = pool.connector(fleet.known_hosts)
+    target = as_host(fleet, host)
+    client_port(run(tmp_path, target, connect))
+    host.kill()
+    assert wait_for(lambda: pool.close_idle() == 1)  # the dead connection, noticed
+    with pytest.raises(Unreachable, match="cannot connect to"):
+        connect(target)
+    host.start()  # back, but the pool does not look before the backoff has passed
+    clock.now += 9
+    with pytest.raises(Unreachable, match=r"cannot connect to .* \(failed 1 time in a row; "
+                                          r"not tried again for 1s\)"):
+        connect(target)
+    clock.now += 1
+    outcome = run(tmp_path, target, connect)
+    assert str(outcome.steps["who"].status) == "ok"
+    assert pool.stats().opened == 2
+    pool.close()
+
+
+def test_backoff_means_no_connection_attempt_and_doubles(tmp_path: Path) -> None:
+    silent = socket.socket()  # accepts TCP connections, never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    silent.setblocking(False)
+    target = Host("mute", {"ansible_host": "127.0.0.1", "ansible_port": silent.getsockname()[1],
+                           "ansible_ssh_timeout": 0.2})
+    clock = Clock()
+    connect = Pool(backoff_s=10, clock=clock).connector()
+
+    def attempts() -> int:
+        count = 0
+        while True:
+            try:
+                accepted, _ = silent.accept()
+            except BlockingIOError:
+                return count
+            accepted.close()
+            count += 1
+    try:
+        with pytest.raises(Unreachable, match="no SSH server answered"):
+            connect(target)
+        assert attempts() == 1
+        with pytest.raises(Unreachable, match=r"no SSH server answered .*not tried again for 10s"):
+            connect(target)
+        assert attempts() == 0
+        clock.now += 10
+        with pytest.raises(Unreachable, match="no SSH server answered"):
+            connect(target)
+        assert attempts() == 1
+        clock.now += 19  # the second failure in a row waits 20s
+        with pytest.raises(Unreachable, match="failed 2 times in a row; not tried again for 1s"):
+            connect(target)
+        assert attempts() == 0
+    finally:
+        silent.close()
+
+
+def test_idle_connections_are_closed(fleet: Fleet, host: SSHHost, tmp_path: Path) -> None:
+    clock = Clock()
+    pool = Pool(idle_s=60, clock=clock)
+    connect = pool.connector(fleet.known_hosts)
+    target = as_host(fleet, host)
+    lease = connect(target)
+    assert isinstance(lease, Lease)
+    first = lease.conn
+    lease.close()
+    clock.now += 59
+    assert pool.close_idle() == 0
+    lease = connect(target)
+    assert isinstance(lease, Lease) and lease.conn is first  # used again: idle time starts anew
+    lease.close()
+    clock.now += 59
+    assert pool.close_idle() == 0
+    clock.now += 1
+    assert pool.close_idle() == 1
+    assert not first.alive() and pool.stats().idle == 0
+    lease = connect(target)
+    assert isinstance(lease, Lease) and lease.conn is not first
+    lease.close()
+    pool.close()
+
+
+def test_keepalive_messages_reach_sshd(tmp_path: Path) -> None:
+    own = Fleet(tmp_path / "own-fleet")
+    try:
+        (ssh,) = own.start(1, log_level="DEBUG1")
+        pool = Pool(keepalive_s=0.1)
+        lease = pool.connector(own.known_hosts)(as_host(own, ssh))
+        log = ssh.folder / "sshd.log"
+        assert wait_for(lambda: log.read_text().count("rtype keepalive@lag.net") >= 2)
+        lease.close()
+        pool.close()
+    finally:
+        own.stop()
+
+
+def test_two_runs_on_one_host_at_once_get_two_connections(fleet: Fleet, host: SSHHost,
+                                                          tmp_path: Path) -> None:
+    pool = Pool()
+    connect = pool.connector(fleet.known_hosts)
+    target = as_host(fleet, host)
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    book = f"""steps:
+  - name: who
+    run: 'echo $SSH_CONNECTION; touch {meet}/$$; i=0;
+          while [ "$(ls {meet} | wc -l)" -lt 2 ] && [ $i -lt 1200 ];
+          do sleep 0.05; i=$((i+1)); done'
+"""
+    outcomes: list[Outcome] = []
+    threads = [threading.Thread(target=lambda d=d: outcomes.append(
+        run(tmp_path / d, target, connect, book))) for d in ("a", "b")]
+    for d, thread in zip(("a", "b"), threads, strict=True):
+        (tmp_path / d).mkdir()
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    ports = {client_port(o) for o in outcomes}
+    assert len(outcomes) == 2 and len(ports) == 2  # both held a connection at the same time
+    assert pool.stats().idle == 2
+    assert client_port(run(tmp_path, target, connect)) in ports
+    pool.close()
+
+
+def test_many_threads_leasing_one_host(fleet: Fleet, host: SSHHost) -> None:
+    pool = Pool()
+    connect = pool.connector(fleet.known_hosts)
+    target = as_host(fleet, host)
+    codes: list[int] = []
+
+    def worker() -> None:
+        for _ in range(10):
+            lease = connect(target)
+            codes.append(lease.run("echo ok").rc)
+            lease.close()
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    stats = pool.stats()
+    assert codes == [0] * 60
+    assert 1 <= stats.opened <= 6 and stats.lent == 0 and stats.idle == stats.opened
+    assert stats.opened + stats.reused == 60
+    pool.close()
+
+
+def test_cancel_kills_the_lease_s_command_and_its_connection_is_not_kept(
+        fleet: Fleet, host: SSHHost, tmp_path: Path) -> None:
+    pool = Pool()
+    lease = pool.connector(fleet.known_hosts)(as_host(fleet, host))
+    assert isinstance(lease, Lease)
+    pid_file = tmp_path / "pid"
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(
+        lease.run(f"echo $$ > {pid_file}; exec sleep 300").rc))
+    thread.start()
+    assert wait_for(lambda: pid_file.exists() and pid_file.read_text().strip())
+    lease.cancel()
+    thread.join(30)
+    assert done and done[0] != 0
+    assert wait_for(lambda: process_gone(int(pid_file.read_text())))
+    lease.close()
+    assert pool.stats().idle == 0 and not lease.conn.alive()
+    pool.close()
+
+
+def test_close_closes_lent_connections_too(fleet: Fleet, host: SSHHost) -> None:
+    pool = Pool()
+    connect = pool.connector(fleet.known_hosts)
+    lent = connect(as_host(fleet, host))
+    idle = connect(as_host(fleet, host))
+    idle.close()
+    assert isinstance(lent, Lease) and isinstance(idle, Lease)
+    pool.close()
+    assert not lent.conn.alive() and not idle.conn.alive()
+    lent.close()  # given back after the pool closed: nothing kept
+    late = connect(as_host(fleet, host))
+    assert late.run("true").rc == 0
+    late.close()
+    assert pool.stats().idle == 0
+
+
+def test_what_decides_the_connection(fleet: Fleet, host: SSHHost, tmp_path: Path) -> None:
+    pool = Pool()
+    target = as_host(fleet, host)
+    copy = tmp_path / "known_hosts"
+    copy.write_text(fleet.known_hosts.read_text())
+    connectors = [pool.connector(fleet.known_hosts), pool.connector(copy),
+                  pool.connector(fleet.known_hosts, "accept-new")]
+    hosts = [target, as_host(fleet, host, ansible_ssh_timeout=5)]
+    ports = set()
+    for connect in connectors:
+        for each in hosts:
+            ports.add(client_port(run(tmp_path, each, connect)))
+    assert len(ports) == 6 and pool.stats().opened == 6
+    # another inventory name for the same address, port, user and key: the same connection
+    alias = Host("alias", dict(target.vars))
+    assert client_port(run(tmp_path, alias, connectors[0])) in ports
+    assert pool.stats().opened == 6
+    pool.close()
+
+
+def test_local_hosts_and_unsupported_kinds(tmp_path: Path) -> None:
+    pool = Pool()
+    connect = pool.connector()
+    conn: Connection = connect(Host("here", {"ansible_connection": "local"}))
+    assert isinstance(conn, LocalConnection)
+    assert conn.run("echo here").stdout == "here\n"
+    with pytest.raises(Unreachable, match="'docker' is not supported"):
+        connect(Host("box", {"ansible_connection": "docker"}))
+    assert pool.stats().opened == 0
