@@ -167,12 +167,12 @@ class Pool:
                              self._opened, self._reused)
 
     def give_back(self, lease: Lease) -> None:
-        """Keep the lease's connection for the next run, or close it when it is dead, was
-        cancelled, or the pool is closed."""
+        """Keep the lease's connection for the next run, or close it when it is dead (or was
+        cancelled: see SSHConnection.alive), or the pool is closed."""
         conn = lease.conn
         with self._lock:
             self._lent.discard(lease)
-            keep = not self._closed and not lease.cancelled and conn.alive()
+            keep = not self._closed and conn.alive()
             if keep:
                 self._idle.setdefault(lease.key, []).append(_Idle(conn, self.clock()))
         if not keep:

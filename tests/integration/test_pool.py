@@ -77,10 +77,17 @@ def test_sshd_restarted_between_runs_the_next_run_reconnects(fleet: Fleet, host:
     target = as_host(fleet, host)
     pool = Pool()
     connect = pool.connector(fleet.known_hosts)
-    first = client_port(run(tmp_path, target, connect))
+    lease = connect(target)
+    assert isinstance(lease, Lease)
+    first = lease.conn
+    lease.close()
     host.restart()
-    second = run(tmp_path, target, connect)
-    assert client_port(second) != first
+    assert wait_for(lambda: not first.alive())  # the transport saw the connection end
+    lease = connect(target)
+    assert isinstance(lease, Lease)
+    assert lease.conn is not first and not lease.reused  # not lent dead, then re-made
+    lease.close()
+    assert str(run(tmp_path, target, connect).steps["who"].status) == "ok"
     assert pool.stats().opened == 2
     pool.close()
 
@@ -168,6 +175,26 @@ def test_idle_connections_are_closed(fleet: Fleet, host: SSHHost, tmp_path: Path
     lease = connect(target)
     assert isinstance(lease, Lease) and lease.conn is not first
     lease.close()
+    pool.close()
+
+
+def test_extra_connections_age_out(fleet: Fleet, host: SSHHost) -> None:
+    clock = Clock()
+    pool = Pool(idle_s=60, clock=clock)
+    connect = pool.connector(fleet.known_hosts)
+    target = as_host(fleet, host)
+    older, newer = connect(target), connect(target)  # two runs at once
+    assert isinstance(older, Lease) and isinstance(newer, Lease)
+    older.close()
+    clock.now += 10
+    newer.close()
+    clock.now += 10
+    again = connect(target)  # the most recently given back is lent first
+    assert isinstance(again, Lease) and again.conn is newer.conn
+    again.close()
+    clock.now += 40  # older idle for 60s, newer for 40s
+    assert pool.close_idle() == 1
+    assert not older.conn.alive() and newer.conn.alive()
     pool.close()
 
 
