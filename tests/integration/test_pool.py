@@ -72,6 +72,26 @@ def test_one_connection_serves_consecutive_runs(fleet: Fleet, host: SSHHost,
     assert pool.stats().idle == 0
 
 
+def test_pipeline_runs_share_the_connection(fleet: Fleet, host: SSHHost, tmp_path: Path) -> None:
+    """As the daemon runs its jobs: prepare once, run each tick with the pool's connector."""
+    from runner import pipeline
+
+    book = write(tmp_path, "hosts: fleet\n" + WHO)
+    inventory = fleet.inventory(tmp_path / "inventory.ini", [host])
+    loaded = pipeline.prepare([str(book)], [str(inventory)], [], None)
+    pool = Pool()
+    ports = set()
+    for tick in range(3):
+        result = pipeline.run(loaded, pipeline.Options(
+            run_id=f"tick{tick}", store=tmp_path / "outcomes.db",
+            connect=pool.connector(fleet.known_hosts)))
+        (step,) = result.hosts[0].steps
+        assert result.exit_code == 0, step.reason
+        ports.add(int(step.stdout.split()[1]))
+    assert len(ports) == 1 and pool.stats().opened == 1
+    pool.close()
+
+
 def test_sshd_restarted_between_runs_the_next_run_reconnects(fleet: Fleet, host: SSHHost,
                                                              tmp_path: Path) -> None:
     target = as_host(fleet, host)
