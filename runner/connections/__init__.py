@@ -158,7 +158,7 @@ def _ssh(host: Host, connector: Connector) -> Connection:
     return connect(host, known_hosts=connector.known_hosts, policy=connector.host_key_policy)
 
 
-# Ansible's names for each kind of connection
+SSH_KINDS = ("ssh", "smart", "paramiko")  # Ansible's names for an SSH connection
 KINDS: dict[str, Callable[[Host, Connector], Connection]] = {
-    "local": _local, "ssh": _ssh, "smart": _ssh, "paramiko": _ssh,
+    "local": _local, **dict.fromkeys(SSH_KINDS, _ssh),
 }

@@ -27,6 +27,7 @@ connection, and its close() gives the connection back to the pool instead of clo
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from runner.connections import (
     KINDS,
+    SSH_KINDS,
     Become,
     CommandResult,
     Connection,
@@ -54,7 +56,6 @@ DEFAULT_IDLE_S = 300.0
 DEFAULT_KEEPALIVE_S = 15.0
 DEFAULT_BACKOFF_S = 10.0
 DEFAULT_MAX_BACKOFF_S = 300.0
-_SSH_KINDS = frozenset(("ssh", "smart", "paramiko"))
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Pool:
 
         def connect(host: Host) -> Connection:
             kind = kind_of(host)
-            if kind not in _SSH_KINDS:
+            if kind not in SSH_KINDS:
                 return KINDS[kind](host, other)
             return self.lease(host, PoolKey(SSHTarget.of(host), known_hosts, host_key_policy))
         return connect
@@ -210,7 +211,7 @@ class Pool:
         if left > 0:
             raise Unreachable(f"{host.name}: {failure.reason} (failed {failure.count} time"
                               f"{'s' if failure.count > 1 else ''} in a row; not tried again "
-                              f"for {left:.0f}s)")
+                              f"for {math.ceil(left)}s)")
 
     def _wait(self, failure: _Failure) -> float:
         return float(min(self.backoff_s * 2 ** (failure.count - 1), self.max_backoff_s))
@@ -280,8 +281,13 @@ class Lease:
         return self.conn
 
     def cancel(self) -> None:
-        self.cancelled = True
-        self.conn.cancel()
+        """Kill what this lease runs; nothing once it was given back (a run cancels every
+        connection it opened, and this one may serve another run by now)."""
+        with self._lock:  # close() waits: the connection goes back cancelled, and is closed
+            if self._returned:
+                return
+            self.cancelled = True
+            self.conn.cancel()
 
     def close(self) -> None:
         with self._lock:

@@ -303,6 +303,23 @@ def test_cancel_kills_the_lease_s_command_and_its_connection_is_not_kept(
     pool.close()
 
 
+def test_cancel_after_the_lease_was_given_back_touches_nothing(fleet: Fleet,
+                                                               host: SSHHost) -> None:
+    """A cancelled run cancels every connection it opened, given back or not."""
+    pool = Pool()
+    connect = pool.connector(fleet.known_hosts)
+    done = connect(as_host(fleet, host))
+    assert isinstance(done, Lease)
+    done.close()
+    other = connect(as_host(fleet, host))  # another run's lease of the same connection
+    assert isinstance(other, Lease) and other.conn is done.conn
+    done.cancel()
+    assert other.run("echo still").stdout == "still\n"
+    other.close()
+    assert pool.stats().idle == 1
+    pool.close()
+
+
 def test_close_closes_lent_connections_too(fleet: Fleet, host: SSHHost) -> None:
     pool = Pool()
     connect = pool.connector(fleet.known_hosts)
