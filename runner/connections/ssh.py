@@ -36,6 +36,10 @@ from runner.connections import (
 from runner.inventory import Host
 
 _POLL_S = 1.0
+# paramiko remembers the id of every channel a transport ever opened (to tell a late message
+# for a closed channel from a bogus one): on a connection kept open for days that grows by a
+# command's worth each time. The newest SEEN_KEPT are kept, once there are twice as many.
+SEEN_KEPT = 128
 
 
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
@@ -205,6 +209,15 @@ class SSHConnection:
             if group is not None:
                 with self._lock:
                     self._groups.discard(group)
+            self._forget_old_channels()
+
+    def _forget_old_channels(self) -> None:
+        seen: dict[int, bool] = self.transport.channels_seen
+        if len(seen) <= 2 * SEEN_KEPT:
+            return
+        with self.transport.lock:  # paramiko adds to it under this lock
+            for chanid in list(seen)[:-SEEN_KEPT]:  # oldest first: ids in the order opened
+                del seen[chanid]
 
     def _group_of(self, out: bytearray) -> int | None:
         group = marker_group(out)

@@ -198,6 +198,23 @@ def test_idle_connections_are_closed(fleet: Fleet, host: SSHHost, tmp_path: Path
     pool.close()
 
 
+def test_a_kept_connection_does_not_grow_with_each_command(
+        fleet: Fleet, host: SSHHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    """paramiko remembers every channel id a transport opened: a connection kept for days
+    would grow by each command it ran."""
+    from runner.connections import ssh
+
+    monkeypatch.setattr(ssh, "SEEN_KEPT", 4)
+    pool = Pool()
+    lease = pool.connector(fleet.known_hosts)(as_host(fleet, host))
+    assert isinstance(lease, Lease)
+    for n in range(30):
+        assert lease.run(f"echo {n}").stdout == f"{n}\n"
+    assert 4 <= len(lease.conn.transport.channels_seen) <= 8
+    lease.close()
+    pool.close()
+
+
 def test_extra_connections_age_out(fleet: Fleet, host: SSHHost) -> None:
     clock = Clock()
     pool = Pool(idle_s=60, clock=clock)
