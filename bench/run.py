@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -149,6 +150,7 @@ def main() -> None:
                         default="tools")
     parser.add_argument("--ticks", type=int, default=20, help="ticks timed (warm, memory)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the sshd hosts on the way out
     # users' installs have bytecode: compile ours too, and let every tool write its caches
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "runner")], check=True)
