@@ -13,8 +13,10 @@ connection, and its close() gives the connection back to the pool instead of clo
   slow recovery must not delay another job's health check. The extra connection is closed
   once it has been idle for `idle_s` (idle ones are lent newest first, so extras age out).
 - A connection found dead when lent (transport no longer active: sshd restarted, the peer
-  reset it; keepalive finds silent ones) is closed and a new one made. A reused connection
-  that fails before its first command was sent is re-made once, transparently.
+  closed or reset it) is closed and a new one made, without a round trip. Keepalive messages
+  (every `keepalive_s` of silence) keep NAT and firewall state and make a peer that went away
+  without a word answer with a reset. A reused connection whose command fails before it was
+  sent (dropped while idle, not noticed yet) is re-made once per lease, transparently.
 - A host that cannot be connected to is not tried again until its backoff has passed (doubling
   from `backoff_s` up to `max_backoff_s` with each failure in a row): meanwhile leases fail at
   once with Unreachable and the last reason. A success forgets the failures.
