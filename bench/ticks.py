@@ -140,7 +140,7 @@ def memory(work: Path, ticks: int, fleet: Fleet | None) -> None:
     finally:
         pool.close()
     took = time.perf_counter() - started
-    base, last = samples[1] if len(samples) > 1 else samples[0], samples[-1]  # warmed up
+    base, last = samples[len(samples) // 2], samples[-1]  # the second half: warmed up
     print(f"  {took:.0f} s in all ({1000 * took / (ticks + 1):.1f} ms per tick); from tick "
           f"{base[0]} to {ticks}: RSS {(last[1] - base[1]) / 1024:+.1f} MiB, "
           f"Python blocks {last[2] - base[2]:+}")
