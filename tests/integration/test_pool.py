@@ -214,3 +214,16 @@ def test_local_hosts_and_unsupported_kinds(tmp_path: Path) -> None:
     with pytest.raises(Unreachable, match="'docker' is not supported"):
         connect(Host("box", {"ansible_connection": "docker"}))
     assert pool.stats().opened == 0
+
+
+def test_a_pool_of_local_hosts_never_imports_ssh() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom runner.connections.pool import Pool\n"
+            "from runner.inventory import Host\n"
+            "conn = Pool().connector()(Host('here', {'ansible_connection': 'local'}))\n"
+            "assert conn.run('true').rc == 0\n"
+            "print(sorted(m for m in ('paramiko', 'fabric') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "[]\n"
