@@ -1,8 +1,9 @@
 """Benchmark: urs against ansible-playbook, pyinfra and a hand-written paramiko loop.
 
 Run by hand (not in CI):  python -m pip install -e '.[bench]' && python bench/run.py
-Cases: 20 steps on localhost; 20 steps on one SSH host; 10 steps on each of 20 SSH hosts.
-Every tool runs at its fastest settings (Ansible: forks >= hosts, pipelining,
+Cases (--case tools, the default): 20 steps on localhost; 20 steps on one SSH host; 10 steps on
+each of 20 SSH hosts. --case warm and --case memory measure the daemon's ticks in one process
+(see bench/ticks.py). Every tool runs at its fastest settings (Ansible: forks >= hosts, pipelining,
 ControlPersist, no fact gathering, free strategy). Prints each tool's median wall time and
 the ratios against urs. The sshd hosts are real, on 127.0.0.2+ (see tests/sshd.py).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import ticks  # noqa: E402
 from tests.sshd import Fleet, SSHHost  # noqa: E402
 
 COMMAND = "echo step-{i} > /dev/null"
@@ -143,29 +146,43 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--tools", default="urs,paramiko,pyinfra,ansible")
+    parser.add_argument("--case", choices=("tools", "warm", "memory", "memory-ssh"),
+                        default="tools")
+    parser.add_argument("--ticks", type=int, default=20, help="ticks timed (warm, memory)")
     args = parser.parse_args()
-    tools = args.tools.split(",")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the sshd hosts on the way out
     # users' installs have bytecode: compile ours too, and let every tool write its caches
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "runner")], check=True)
     work = Path(tempfile.mkdtemp(prefix="urs-bench-"))
     fleet = Fleet(work / "fleet")
     try:
+        if args.case == "memory":
+            ticks.memory(work / "memory", args.ticks, None)
+            return
         fleet.start(args.hosts)
-        cases = [
-            Case("20 steps, localhost", None, 20, work / "local", None),
-            Case("20 steps, 1 SSH host", fleet.hosts[:1], 20, work / "one", fleet),
-            Case(f"10 steps x {args.hosts} SSH hosts", fleet.hosts, 10, work / "many", fleet),
-        ]
-        print(f"{'case':<28}" + "".join(f"{t:>11}" for t in tools) + "   ratios (tool / urs)")
-        for case in cases:
-            times = {t: median(getattr(case, t)(), args.repeat) for t in tools}
-            ratios = "  ".join(f"{t} {times[t] / times['urs']:.1f}x" for t in tools if t != "urs")
-            print(f"{case.name:<28}" + "".join(f"{times[t]:>10.2f}s" for t in tools)
-                  + f"   {ratios}", flush=True)
+        if args.case == "warm":
+            ticks.warm(fleet, work / "warm", args.ticks)
+        elif args.case == "memory-ssh":
+            ticks.memory(work / "memory", args.ticks, fleet)
+        else:
+            compare(fleet, work, args.hosts, args.repeat, args.tools.split(","))
     finally:
         fleet.stop()
 
+
+def compare(fleet: Fleet, work: Path, hosts: int, repeat: int, tools: list[str]) -> None:
+    cases = [
+        Case("20 steps, localhost", None, 20, work / "local", None),
+        Case("20 steps, 1 SSH host", fleet.hosts[:1], 20, work / "one", fleet),
+        Case(f"10 steps x {hosts} SSH hosts", fleet.hosts, 10, work / "many", fleet),
+    ]
+    print(f"{'case':<28}" + "".join(f"{t:>11}" for t in tools) + "   ratios (tool / urs)")
+    for case in cases:
+        times = {t: median(getattr(case, t)(), repeat) for t in tools}
+        ratios = "  ".join(f"{t} {times[t] / times['urs']:.1f}x" for t in tools if t != "urs")
+        print(f"{case.name:<28}" + "".join(f"{times[t]:>10.2f}s" for t in tools)
+              + f"   {ratios}", flush=True)
 
 if __name__ == "__main__":
     main()

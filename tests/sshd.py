@@ -53,6 +53,25 @@ class SSHHost:
     def known_hosts_line(self) -> str:
         return f"[{self.address}]:{self.port} {self.host_key}"
 
+    def launch(self) -> None:
+        """Start this host's sshd from its config (written by Fleet)."""
+        log = (self.folder / "sshd.log").open("ab")
+        self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.folder / "sshd_config")],
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        log.close()
+
+    def start(self) -> None:
+        """Start this host's sshd (again) and wait until it answers."""
+        self.launch()
+        _wait_ready(self)
+
+    def restart(self) -> None:
+        """Kill sshd and every connection it serves, then start it again on the same address,
+        port and host key."""
+        self.kill()
+        self.start()
+
     def kill(self) -> None:
         """Kill the listener and every connection it serves, as a crash would."""
         if self.process is not None:
@@ -92,15 +111,17 @@ class Fleet:
         self.hosts: list[SSHHost] = []
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation folder
 
-    def start(self, count: int, env: dict[str, str] | None = None) -> list[SSHHost]:
-        """Start count more hosts; env is added to their sessions' environment (SetEnv)."""
-        started = [self._start_one(len(self.hosts), env or {}) for _ in range(count)]
+    def start(self, count: int, env: dict[str, str] | None = None,
+              log_level: str = "ERROR") -> list[SSHHost]:
+        """Start count more hosts; env is added to their sessions' environment (SetEnv);
+        sshd's log (LogLevel log_level) goes to each host's folder, sshd.log."""
+        started = [self._start_one(len(self.hosts), env or {}, log_level) for _ in range(count)]
         self.known_hosts.write_text("".join(h.known_hosts_line() + "\n" for h in self.hosts))
         for host in started:
             _wait_ready(host)
         return started
 
-    def _start_one(self, index: int, env: dict[str, str]) -> SSHHost:
+    def _start_one(self, index: int, env: dict[str, str], log_level: str) -> SSHHost:
         address = f"127.0.0.{2 + index}"
         folder = self.folder / f"host{index}"
         (folder / "home").mkdir(parents=True, exist_ok=True)
@@ -108,10 +129,8 @@ class Fleet:
         (folder / "authorized_keys").write_text(self.authorized + "\n")
         host = SSHHost(f"node{index + 1}", address, free_port(address), folder, _key_part(host_key))
         config = folder / "sshd_config"
-        config.write_text(_config(host, env))
-        log = (folder / "sshd.log").open("wb")
-        host.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        config.write_text(_config(host, env, log_level))
+        host.launch()
         self.hosts.append(host)
         return host
 
@@ -135,7 +154,7 @@ def _key_part(pub: str) -> str:
     return f"{kind} {data}"
 
 
-def _config(host: SSHHost, env: dict[str, str]) -> str:
+def _config(host: SSHHost, env: dict[str, str], log_level: str) -> str:
     f = host.folder
     extra = "".join(f" {k}={v}" for k, v in env.items())
     return "\n".join([
@@ -151,7 +170,7 @@ def _config(host: SSHHost, env: dict[str, str]) -> str:
         "PermitRootLogin prohibit-password",
         "MaxSessions 100",
         "MaxStartups 200",
-        "LogLevel ERROR",
+        f"LogLevel {log_level}",
         f"SetEnv HOME={host.home} URS_TEST_HOST={host.name} BASH_ENV= ENV={extra}",
         "",
     ])

@@ -3,12 +3,15 @@
 Two implementations, chosen per host by `ansible_connection` through `KINDS`:
 `local.LocalConnection` (subprocesses on the control machine) and `ssh.SSHConnection` (one
 reused SSH connection per host; paramiko and fabric are imported only for SSH hosts).
+`Connector` makes a new connection per host and run; `pool.Pool` keeps SSH connections open
+across runs (the daemon's ticks).
 """
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -64,6 +67,10 @@ class Unreachable(Exception):
     """The host cannot be reached (refused, timed out, authentication, host key, dropped)."""
 
 
+class NotStarted(Unreachable):
+    """The connection failed before the command was sent: running it again elsewhere is safe."""
+
+
 class Connection(Protocol):
     host: str
     is_local: bool
@@ -89,6 +96,45 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Where and as whom an SSH host is reached, from its inventory variables."""
+
+    address: str
+    port: int
+    user: str
+    key_file: str | None
+    password: str | None = field(repr=False)
+    timeout: float
+
+    @classmethod
+    def of(cls, host: Host) -> SSHTarget:
+        v = host.vars
+        key = v.get("ansible_ssh_private_key_file") or v.get("ansible_private_key_file")
+        password = v.get("ansible_password") or v.get("ansible_ssh_pass")
+        return cls(
+            address=str(v.get("ansible_host") or host.name),
+            port=int(v.get("ansible_port") or 22),
+            user=str(v.get("ansible_user") or getpass.getuser()),
+            key_file=str(Path(str(key)).expanduser()) if key else None,
+            password=str(password) if password else None,
+            timeout=float(v.get("ansible_ssh_timeout") or v.get("connect_timeout")
+                          or DEFAULT_CONNECT_TIMEOUT),
+        )
+
+
+def kind_of(host: Host) -> str:
+    """The host's kind of connection, a key of KINDS; Unreachable for one urs cannot make."""
+    kind = "local" if host.is_local else str(host.vars.get("ansible_connection") or "ssh")
+    if kind not in KINDS:
+        raise Unreachable(f"{host.name}: ansible_connection '{kind}' is not supported "
+                          "(local or ssh)")
+    return kind
+
+
 @dataclass(frozen=True)
 class Connector:
     """Makes each host's connection, by the kind its `ansible_connection` names."""
@@ -97,12 +143,7 @@ class Connector:
     host_key_policy: str = "strict"
 
     def __call__(self, host: Host) -> Connection:
-        kind = "local" if host.is_local else str(host.vars.get("ansible_connection") or "ssh")
-        make = KINDS.get(kind)
-        if make is None:
-            raise Unreachable(f"{host.name}: ansible_connection '{kind}' is not supported "
-                              "(local or ssh)")
-        return make(host, self)
+        return KINDS[kind_of(host)](host, self)
 
 
 def _local(host: Host, connector: Connector) -> Connection:
@@ -117,7 +158,7 @@ def _ssh(host: Host, connector: Connector) -> Connection:
     return connect(host, known_hosts=connector.known_hosts, policy=connector.host_key_policy)
 
 
-# Ansible's names for each kind of connection
+SSH_KINDS = ("ssh", "smart", "paramiko")  # Ansible's names for an SSH connection
 KINDS: dict[str, Callable[[Host, Connector], Connection]] = {
-    "local": _local, "ssh": _ssh, "smart": _ssh, "paramiko": _ssh,
+    "local": _local, **dict.fromkeys(SSH_KINDS, _ssh),
 }

@@ -10,7 +10,6 @@ kill the remote command and everything it started.
 
 from __future__ import annotations
 
-import getpass
 import select
 import shlex
 import socket
@@ -24,11 +23,23 @@ import paramiko
 from fabric import Config
 from fabric import Connection as FabricConnection
 
-from runner.connections import KILL_GRACE_S, LINGER_S, Become, CommandResult, Tail, Unreachable
+from runner.connections import (
+    KILL_GRACE_S,
+    LINGER_S,
+    Become,
+    CommandResult,
+    NotStarted,
+    SSHTarget,
+    Tail,
+    Unreachable,
+)
 from runner.inventory import Host
 
-DEFAULT_CONNECT_TIMEOUT = 10.0
 _POLL_S = 1.0
+# paramiko remembers the id of every channel a transport ever opened (to tell a late message
+# for a closed channel from a bogus one): on a connection kept open for days that grows by a
+# command's worth each time. The newest SEEN_KEPT are kept, once there are twice as many.
+SEEN_KEPT = 128
 
 
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
@@ -50,32 +61,31 @@ class _Accept(paramiko.MissingHostKeyPolicy):
         return None
 
 
-def connect(host: Host, *, known_hosts: Path | None = None,
-            policy: str = "strict") -> SSHConnection:
-    """Open the host's SSH connection; Unreachable with the reason when that fails."""
-    v = host.vars
-    address = str(v.get("ansible_host") or host.name)
-    port = int(v.get("ansible_port") or 22)
-    timeout = float(v.get("ansible_ssh_timeout") or v.get("connect_timeout")
-                    or DEFAULT_CONNECT_TIMEOUT)
-    sock = _socket(host.name, address, port, timeout)
+def connect(host: Host, *, known_hosts: Path | None = None, policy: str = "strict",
+            keepalive: float = 0.0) -> SSHConnection:
+    """Open the host's SSH connection; Unreachable with the reason when that fails.
+    keepalive: seconds of silence after which a keepalive message is sent (0: never)."""
+    t = SSHTarget.of(host)
+    sock = _socket(host.name, t.address, t.port, t.timeout)
     fab = FabricConnection(
-        address, user=str(v.get("ansible_user") or getpass.getuser()), port=port,
-        connect_timeout=max(1, round(timeout)), config=Config(lazy=True),
-        connect_kwargs=_auth(v, sock, timeout),
+        t.address, user=t.user, port=t.port, connect_timeout=max(1, round(t.timeout)),
+        config=Config(lazy=True), connect_kwargs=_auth(t, sock),
     )
     _host_keys(fab.client, known_hosts, policy)
     try:
         fab.open()
     except paramiko.BadHostKeyException as exc:
         sock.close()
-        raise Unreachable(f"{host.name}: host key mismatch for {address}:{port}: expected "
+        raise Unreachable(f"{host.name}: host key mismatch for {t.address}:{t.port}: expected "
                           f"{exc.expected_key.get_name()} {_fp(exc.expected_key)}, got "
                           f"{_fp(exc.key)}; refusing to connect") from None
     except (paramiko.SSHException, OSError, EOFError) as exc:
         sock.close()
-        raise Unreachable(f"{host.name}: {_explain(exc, address, port, timeout)}") from None
-    return SSHConnection(host.name, fab)
+        raise Unreachable(f"{host.name}: {_explain(exc, t.address, t.port, t.timeout)}") from None
+    conn = SSHConnection(host.name, fab)
+    if keepalive > 0:
+        conn.transport.set_keepalive(keepalive)  # paramiko compares seconds: a float works
+    return conn
 
 
 def _socket(name: str, address: str, port: int, timeout: float) -> socket.socket:
@@ -91,15 +101,15 @@ def _socket(name: str, address: str, port: int, timeout: float) -> socket.socket
     return sock
 
 
-def _auth(v: Mapping[str, Any], sock: socket.socket, timeout: float) -> dict[str, Any]:
+def _auth(t: SSHTarget, sock: socket.socket) -> dict[str, Any]:
     # a server that accepts the connection but never speaks is as unreachable as a silent one
-    kwargs: dict[str, Any] = {"sock": sock, "banner_timeout": timeout, "auth_timeout": timeout}
-    key = v.get("ansible_ssh_private_key_file") or v.get("ansible_private_key_file")
-    if key:
-        kwargs["key_filename"] = [str(Path(str(key)).expanduser())]
+    kwargs: dict[str, Any] = {"sock": sock, "banner_timeout": t.timeout,
+                              "auth_timeout": t.timeout}
+    if t.key_file:
+        kwargs["key_filename"] = [t.key_file]
         kwargs["look_for_keys"] = False
-    if v.get("ansible_password") or v.get("ansible_ssh_pass"):
-        kwargs["password"] = str(v.get("ansible_password") or v.get("ansible_ssh_pass"))
+    if t.password:
+        kwargs["password"] = t.password
     return kwargs
 
 
@@ -155,10 +165,19 @@ class SSHConnection:
             return CommandResult(130, "", "interrupted")
         try:
             channel = self.transport.open_session(timeout=30)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise NotStarted(f"{self.host}: {exc or type(exc).__name__}") from None
+        try:
             channel.exec_command(wrap(command, env, cwd, become))
         except (paramiko.SSHException, OSError, EOFError) as exc:
+            channel.close()
             raise Unreachable(f"{self.host}: {exc or type(exc).__name__}") from None
         return self._collect(channel, timeout, become)
+
+    def alive(self) -> bool:
+        """Whether the connection can still run commands (no round trip: the transport's
+        reader thread notices a closed or reset connection; keepalive a silent one)."""
+        return not self._cancelled and self.transport.is_active()
 
     def _collect(self, channel: paramiko.Channel, timeout: float | None,
                  become: Become | None) -> CommandResult:
@@ -190,6 +209,15 @@ class SSHConnection:
             if group is not None:
                 with self._lock:
                     self._groups.discard(group)
+            self._forget_old_channels()
+
+    def _forget_old_channels(self) -> None:
+        seen: dict[int, bool] = self.transport.channels_seen
+        if len(seen) <= 2 * SEEN_KEPT:
+            return
+        with self.transport.lock:  # paramiko adds to it under this lock
+            for chanid in list(seen)[:-SEEN_KEPT]:  # oldest first: ids in the order opened
+                del seen[chanid]
 
     def _group_of(self, out: bytearray) -> int | None:
         group = marker_group(out)
