@@ -22,6 +22,7 @@ from pathlib import Path
 
 from runner.config import Config, Job
 from runner.connections import Connection
+from runner.connections.pool import Pool
 from runner.daemon.jobs import JobRunner, announce, record
 from runner.daemon.log import say, setup
 from runner.daemon.schedule import Due, first_time
@@ -51,7 +52,8 @@ class Daemon:
         self.config = load_config()
         self.log_format = log_format
         self.grace_s = grace_s
-        self.connect = connect
+        self.pool = Pool()  # SSH connections kept warm across ticks
+        self.connect = connect or self.pool.connector()
         self.logger = setup(self.config.log, log_format)
         self.store_path = Path(self.config.store)
         self.monitor_id = uuid.uuid4().hex
@@ -90,6 +92,7 @@ class Daemon:
                     last_beat = self._tick(pool, store, last_beat)
             finally:
                 self._shutdown()
+                self.pool.close()
                 store.monitor_beat(self.monitor_id, self._config_name(), stopped=True)
                 store.close()
                 lock.release()
@@ -105,6 +108,7 @@ class Daemon:
                 futures = [pool.submit(self.runners[name].run, Cancel()) for name in self.dues]
                 codes = {f.result() for f in futures}
         finally:
+            self.pool.close()
             lock.release()
         return next((code for code in SEVERITY if code in codes), max(codes, default=0))
 
@@ -123,6 +127,7 @@ class Daemon:
             store.monitor_beat(self.monitor_id, self._config_name())
             last_beat = now
         self._announce(pool)
+        self.pool.close_idle()
         nearest = min((d.at for d in self.dues.values()), default=now + LOOP_S)
         self.wake.wait(min(max(nearest - time.time(), 0.01), LOOP_S))
         self.wake.clear()
