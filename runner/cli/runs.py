@@ -198,10 +198,12 @@ def _names(text: str) -> frozenset[str]:
 @guard
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
+    from runner.report.text import plural
+
     loaded = _load(playbooks, inventories, extra, None)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
-    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: {len(loaded.plan.nodes)} "
-               f"steps, {len(hosts)} host{'s' if len(hosts) != 1 else ''}")
+    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: "
+               f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
 
 
 @cli.command()

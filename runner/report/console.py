@@ -138,8 +138,9 @@ class ConsoleReporter:
         if r.host in self.unreachable:
             return
         self.unreachable.add(r.host)
+        reason = r.reason.removeprefix(f"{r.host}: ")
         self._say(f"  {self._paint('unreachable', 'unreachable')} "
-                  f"{r.host:<{self.width}}  {r.reason}")
+                  f"{r.host:<{self.width}}  {reason}")
 
     def _output(self, r: StepResult) -> list[str]:
         """The tail of the output: every step's with -v, else a failure's; a line the reason
@@ -166,9 +167,8 @@ class ConsoleReporter:
     def _recap_line(self, host: HostResult) -> str:
         counts = " ".join(f"{s}={host.count(s)}" for s in Status
                           if s in ALWAYS_COUNTED or host.count(s))
-        counts += f" ignored={host.ignored}" if host.ignored else ""
-        reason = f"  {host.unreachable_reason}" if host.unreachable_reason else ""
-        return f"  {self._paint(f'{host.host:<{self.width}}', str(host.status))}  {counts}{reason}"
+        counts += f" ignored={host.ignored}" if host.ignored else ""  # why: the line above
+        return f"  {self._paint(f'{host.host:<{self.width}}', str(host.status))}  {counts}"
 
 
 def _check_text(event: RunStarted) -> str:
