@@ -26,7 +26,11 @@ STORE_HELP = "The outcome store (default: $URS_STORE or the user's state directo
 @guard
 def history(run_id: str | None, playbook: str | None, count: int, as_json: bool,
             store: Path | None) -> None:
-    """Past runs, newest first; with RUN_ID (or a prefix), its steps and failed output."""
+    """Past runs, newest first; with RUN_ID (a prefix, or `latest`), its steps and output.
+
+    For one run: each step's outcome, the output of those that failed, and what recoveries
+    did (as their modules recorded it).
+    """
     from runner.report import records
 
     db = open_store(store)
@@ -34,7 +38,8 @@ def history(run_id: str | None, playbook: str | None, count: int, as_json: bool,
         if run_id is None:
             click.echo(records.history(db.runs(count, playbook), as_json))
             return
-        matches = [r for r in db.runs(100_000, playbook) if r["id"].startswith(run_id)]
+        matches = db.runs(1, playbook) if run_id == "latest" else \
+            [r for r in db.runs(100_000, playbook) if r["id"].startswith(run_id)]
         if len(matches) != 1:
             raise InputError.one("history", None, "RUN_ID", "one recorded run",
                                  f"{len(matches)} runs starting with '{run_id}'")

@@ -58,7 +58,30 @@ def run_detail(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], as_js
     for line, step in zip(body, steps, strict=True):
         lines.append(line)
         lines.extend(f"    | {text}" for text in output_tail(step))
+        lines.extend(f"    {text}" for text in what_it_did(step))
     return "\n".join(lines)
+
+
+DID_FIELDS = ("source", "restarted", "actions")  # what modules record of what they changed
+
+
+def what_it_did(step: Mapping[str, Any]) -> list[str]:
+    """What a recovery or a change did, as its module recorded it (`source: dump`,
+    `restarted: api (from errored, attempts 1, recovered true)`)."""
+    if step["status"] not in {"recovered", "changed"}:
+        return []
+    fields = step.get("fields") or {}
+    return [f"{key}: {_compact(fields[key])}" for key in DID_FIELDS if fields.get(key)]
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(_compact(item) for item in value)
+    if isinstance(value, dict):
+        rest = ", ".join(f"{k} {json.dumps(v) if isinstance(v, bool) else v}"
+                         for k, v in value.items() if k != "name")
+        return f"{value.get('name', '')} ({rest})".strip() if rest else str(value.get("name"))
+    return str(value)
 
 
 def output_tail(step: Mapping[str, Any]) -> list[str]:
