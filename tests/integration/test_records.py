@@ -113,3 +113,16 @@ def test_history_of_a_run_shows_the_output_of_failed_steps(tmp_path: Path, store
     assert table[1].split()[:3] == ["failed", "localhost", "host/disk"]
     assert table[2] == "    | checking"  # the tail, without the line the reason says
     assert table[3].split()[:3] == ["ok", "localhost", "host/memory"]
+
+
+def test_history_latest_and_missing_files_say_just_that(tmp_path: Path, store: Path) -> None:
+    urs("run", str(write(tmp_path, FAILING, "host.yml")))
+    urs("run", str(write(tmp_path, "steps: [{name: a, run: 'true'}]", "other.yml")))
+    assert urs("history", "latest").stdout.splitlines()[0].split()[2:4] == ["other", "ok,"]
+    assert urs("history", "latest", "-p", "host").stdout.splitlines()[0].split()[2:4] == [
+        "host", "failed,"]
+    missing = urs("run", "playbooks/nothere.yml", cwd=tmp_path)
+    assert missing.stderr == f"error: playbooks/nothere.yml: no such file (looked in {tmp_path})\n"
+    typo = urs("run", "health-sytem")
+    assert typo.stderr == ("error: health-sytem: no playbook of that name "
+                           "(did you mean 'health-system'?)\n")

@@ -80,3 +80,14 @@ def test_progress_names_the_longest_running_step_after_a_while() -> None:
 def test_no_progress_and_no_colour_off_a_terminal() -> None:
     reporter = ConsoleReporter(stream=io.StringIO())
     assert reporter.progress is None and not reporter.colour
+
+
+def test_history_shows_what_a_recovery_did() -> None:
+    from runner.report.records import what_it_did
+
+    step = {"status": "recovered", "fields": {
+        "source": "dump", "apps": [{"name": "api"}],
+        "restarted": [{"name": "api", "from": "errored", "attempts": 1, "recovered": True}]}}
+    assert what_it_did(step) == [
+        "source: dump", "restarted: api (from errored, attempts 1, recovered true)"]
+    assert what_it_did({**step, "status": "failed"}) == []
