@@ -138,9 +138,8 @@ class ConsoleReporter:
         if r.host in self.unreachable:
             return
         self.unreachable.add(r.host)
-        reason = r.reason.removeprefix(f"{r.host}: ")
         self._say(f"  {self._paint('unreachable', 'unreachable')} "
-                  f"{r.host:<{self.width}}  {reason}")
+                  f"{r.host:<{self.width}}  {r.reason}")
 
     def _output(self, r: StepResult) -> list[str]:
         """The tail of the output: every step's with -v, else a failure's; a line the reason
