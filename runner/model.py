@@ -18,6 +18,7 @@ class Status(enum.StrEnum):
     ERROR = "error"  # the check itself broke: never followed by recover
     SKIPPED = "skipped"
     INTERRUPTED = "interrupted"  # stopped by Ctrl-C, SIGTERM or the run's deadline
+    QUARANTINED = "quarantined"  # failing, and its recovery withheld by the flap guard
     UNREACHABLE = "unreachable"
 
 
@@ -183,8 +184,8 @@ class HostResult:
     def status(self) -> Status:
         if self.unreachable_reason or self.count(Status.UNREACHABLE):
             return Status.UNREACHABLE
-        for status in (Status.FAILED, Status.ERROR, Status.INTERRUPTED, Status.RECOVERED,
-                       Status.CHANGED):
+        for status in (Status.FAILED, Status.ERROR, Status.QUARANTINED, Status.INTERRUPTED,
+                       Status.RECOVERED, Status.CHANGED):
             if self.count(status):
                 return status
         return Status.OK
@@ -204,7 +205,7 @@ class RunResult:
             return "interrupted"
         if Status.UNREACHABLE in statuses:
             return "unreachable"
-        if statuses & {Status.FAILED, Status.ERROR}:
+        if statuses & {Status.FAILED, Status.ERROR, Status.QUARANTINED}:
             return "failed"
         for status in (Status.RECOVERED, Status.CHANGED):
             if status in statuses:

@@ -22,6 +22,7 @@ from runner.execute.context import DEFAULT_TIMEOUT_S, Cancel, RunContext
 from runner.inventory import Host, Inventory
 from runner.model import PastAction, RunResult
 from runner.modules import Module
+from runner.notify import Policy
 from runner.plan import Plan
 from runner.record.lock import RunLock, lock_key
 from runner.record.store import OutcomeStore, default_path, open_store
@@ -29,6 +30,7 @@ from runner.redact import Redactor, secret_values
 
 DEFAULT_MAX_RUNTIME_S = 3600.0
 ACTION_MEMORY_S = 30 * 86400.0  # how far back modules see what they did (caps per window)
+ANNOUNCE_S = 30.0  # the longest `urs run` spends delivering notifications after a run
 PREVIOUS_OUTCOMES = 20  # earlier outcomes of each step a module sees (consecutive failures)
 
 
@@ -82,13 +84,15 @@ class Options:
     cancel: Cancel | None = None  # lets the caller stop the run (a daemon shutting down)
     job: str = ""  # the daemon's job the run is for
     check_reason: str = ""  # why check_mode is on ("--check", "auto-recovery is off (...)")
+    policy: Policy | None = None  # when incidents open and where they are announced
+    notifications: Mapping[str, Any] = field(default_factory=dict)  # delivered after the run
 
 
 def run(loaded: Loaded, options: Options) -> RunResult:
     """Run a prepared plan under its lock, recorded in the store; a bug in urs during the run
     is recorded as `crashed` (with its traceback) and raised again."""
     store_path = options.store or default_path()
-    store = open_store(store_path)
+    store = open_store(store_path, options.policy)
     try:
         lock = RunLock(store_path.parent / "locks", lock_key(loaded.files(),
                        loaded.inventory.sources), label=loaded.plan.root.name)
@@ -98,11 +102,32 @@ def run(loaded: Loaded, options: Options) -> RunResult:
         raise
     bus = Bus([store, *options.observers], on_failure=_reporting(options.warn))
     try:
-        return _execute(loaded, options, bus, store)
+        result = _execute(loaded, options, bus, store)
     finally:
         bus.close()
-        store.close()
         lock.release()
+    try:
+        _announce(store, options)
+    finally:
+        store.close()
+    return result
+
+
+def _announce(store: OutcomeStore, options: Options) -> None:
+    """Deliver what waits in the outbox (this run's notices and any an earlier process left),
+    after the run and outside its lock; a channel that is down never changes the run."""
+    if not options.notifications.get("channels") and not options.notifications.get(
+            "escalate_to"):
+        return
+    from runner.notify.send import deliver
+
+    try:
+        for attempt in deliver(store, options.notifications, time.monotonic() + ANNOUNCE_S):
+            if not attempt.ok:
+                options.warn(f"warning: notification to {attempt.channel} failed: "
+                             f"{attempt.error} (it will be retried)")
+    except Exception as exc:  # noqa: BLE001 - notifying never changes a run's outcome
+        options.warn(f"warning: notifications failed: {type(exc).__name__}: {exc}")
 
 
 def _past_actions(loaded: Loaded, store: OutcomeStore) -> dict[str, tuple[PastAction, ...]]:
@@ -128,6 +153,7 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) ->
         cancel=options.cancel or Cancel(),
         previous=store.previous_outcomes([b.name for b in loaded.plan.books], PREVIOUS_OUTCOMES,
                                          time.time() - ACTION_MEMORY_S),
+        quarantined=store.quarantined([b.name for b in loaded.plan.books], time.time()),
     )
     try:
         return execute(ctx)

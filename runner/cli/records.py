@@ -53,11 +53,13 @@ def history(run_id: str | None, playbook: str | None, count: int, as_json: bool,
 @click.option("-l", "--limit", metavar="PATTERN",
               help="Only hosts matching this pattern (`web*`, `web-1,web-2`, `all:!web-1`).")
 @click.option("--failing", is_flag=True, help="Only steps whose latest outcome is failed, "
-                                              "error or unreachable.")
+                                              "error, quarantined or unreachable.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per step outcome.")
+@click.option("--stale", is_flag=True, help="Only the configured jobs whose last run is older "
+                                            "than twice their interval; exit 1 if there are any.")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path), help=STORE_HELP)
 @guard
-def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool,
+def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool, stale: bool,
            store: Path | None) -> None:
     """The latest outcome of every playbook, host and step; the daemon's jobs.
 
@@ -66,7 +68,12 @@ def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool
     from runner.report import records, views
 
     db = open_store(store)
+    if stale:
+        _stale(db.jobs_latest(), as_json)
     try:
+        for channel in db.failing_channels():
+            click.echo(f"warning: notification channel {views.shown(channel['channel'])} is "
+                       f"failing: {channel['last_error']}", err=True)
         rows = db.latest()
         if not as_json and playbook is None and limit is None:
             daemon = views.daemon_status(db.monitors(), db.jobs_latest())
@@ -118,3 +125,25 @@ def _matching(pattern: str, hosts: Sequence[str]) -> list[str]:
 
 def _nothing(playbook: str | None) -> str:
     return f"no outcomes recorded yet for {playbook}" if playbook else "no outcomes recorded yet"
+
+
+def _stale(latest: list[dict[str, Any]], as_json: bool) -> None:
+    """The configured jobs that have not run for twice their interval; exit 1 if any."""
+    import time
+
+    from runner.cli.config import load_config
+    from runner.daemon.schedule import period
+    from runner.report import views
+
+    config = load_config(None)
+    last = {row["job"]: row for row in latest}
+    now = time.time()
+    late = []
+    for job in config.enabled_jobs:
+        seen = last.get(job.name)
+        limit = 2 * period(job)
+        if seen is None or now - seen["started_at"] > limit:
+            late.append({"job": job.name, "last_run": seen["started_at"] if seen else None,
+                         "limit_s": limit})
+    click.echo(views.stale(late, as_json))
+    sys.exit(1 if late else 0)

@@ -18,6 +18,8 @@ from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy, StoreError
 
 if TYPE_CHECKING:
+    from runner.config import Config
+    from runner.notify import Policy
     from runner.pipeline import Loaded
     from runner.report.jsonl import JsonReporter
 
@@ -133,17 +135,26 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
             _listing(loaded, list_hosts, list_steps, _names(tags), _names(skip_tags))
             return
         reporter = json_out or ConsoleReporter(verbose=verbose, quiet=quiet)
-        why_check = "--check" if check_mode else auto_recovery_off(loaded)
+        settings = configuration()
+        why_check = "--check" if check_mode else auto_recovery_off(settings, loaded)
         options = pipeline.Options(
             run_id=run_id, forks=forks, check_mode=bool(why_check), tags=_names(tags),
             check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
             wait_s=wait_s, known_hosts=known_hosts,
             host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
-            observers=(reporter,), warn=say,
+            observers=(reporter,), warn=say, policy=_policy(settings),
+            notifications=settings.sections.get("notifications", {}) if settings else {},
         )
         signal.signal(signal.SIGTERM, _interrupt)
         result = pipeline.run(loaded, options)
     sys.exit(result.exit_code)
+
+
+def _policy(settings: Config | None) -> Policy:
+    from runner.notify import Policy
+    from runner.notify.settings import policy_for
+
+    return policy_for(settings) if settings is not None else Policy()
 
 
 def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
@@ -160,21 +171,29 @@ def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
 SYSTEMS = {"health-pm2": "pm2", "recover-pm2": "pm2", "health-workflows": "github",
            "recover-workflows": "github", "health-netlify": "netlify",
            "recover-netlify": "netlify"}
-SWITCHES = ("AUTO_RECOVERY", "PM2_AUTO_RECOVERY", "GITHUB_AUTO_TRIGGER",
-            "NETLIFY_AUTO_REGENERATE", "URS_AUTO_RECOVERY")
+# original variables that change what a run does (intervals and log levels do not)
+RUN_VARIABLES = ("AUTO_RECOVERY", "PM2_AUTO_RECOVERY", "GITHUB_AUTO_TRIGGER",
+                 "NETLIFY_AUTO_REGENERATE", "GITHUB_MAX_FAILURES", "NETLIFY_MAX_FAILURES")
 
 
-def auto_recovery_off(loaded: Loaded) -> str:
-    """Why this run may only report ("auto-recovery is off (env AUTO_RECOVERY)"), or "": the
-    configuration is read only when there is a urs.yml or a switch in the environment."""
+def configuration() -> Config | None:
+    """urs.yml with the environment, read only when there is a file or a variable that
+    changes a run: a plain run on a fresh machine pays nothing for it."""
     from runner import config
 
     cwd = Path.cwd()
-    switched = any(name in os.environ for name in SWITCHES) or \
-        any(name.startswith("URS_AUTO_RECOVERY_") for name in os.environ)
-    if not switched and config.find(cwd, os.environ) is None:
+    named = any(name in os.environ for name in RUN_VARIABLES) or any(
+        name.startswith(("URS_AUTO_RECOVERY", "URS_NOTIFICATIONS_", "URS_ESCALATION_"))
+        for name in os.environ)
+    if not named and config.find(cwd, os.environ) is None:
+        return None
+    return config.load(cwd, os.environ)
+
+
+def auto_recovery_off(settings: Config | None, loaded: Loaded) -> str:
+    """Why this run may only report ("auto-recovery is off (env AUTO_RECOVERY)"), or ""."""
+    if settings is None:
         return ""
-    settings = config.load(cwd, os.environ)
     for book in loaded.plan.books:
         system = SYSTEMS.get(book.name)
         if not settings.auto_recovery.on_for(system):

@@ -48,6 +48,7 @@ class Job:
     log_level: str = "info"
     max_failures: int = 3  # consecutive failures before escalation opens an incident
     check_mode: bool = False  # auto-recovery is off for this job: run as --check
+    heartbeat: str | None = None  # ping URL (Healthchecks.io style)
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,7 @@ def _job(name: str, merged: Mapping[str, Sourced], auto: AutoRecovery, level: st
         timeout=_seconds(values.get("timeout")), enabled=bool(values.get("enabled", True)),
         jitter=_seconds(values.get("jitter")) or 0.0, system=system,
         log_level=values.get("log_level") or level, max_failures=int(values.get("max_failures", 3)),
-        check_mode=not auto.on_for(system),
+        check_mode=not auto.on_for(system), heartbeat=values.get("heartbeat") or None,
     )
 
 

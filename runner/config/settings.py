@@ -41,9 +41,39 @@ SECTIONS: dict[str, Fields] = {
         "netlify": Field("bool", "regenerate and restore Netlify Functions (system netlify)",
                          default=True),
     },
-    "notifications": {},
+    "notifications": {
+        "channels": Field("names", "where incidents are announced: Apprise URLs (json://, "
+                          "mailto://, slack://, ntfy://, ...) or 'command:<shell command>' (the "
+                          "incident as JSON on stdin)", default=[]),
+        "escalate_to": Field("names", "a second set of channels for escalations", default=[]),
+        "title": Field("str", "the message title, a Jinja2 template (default: event, playbook, "
+                       "step and host)"),
+        "body": Field("str", "the message body, a Jinja2 template (default: each incident's "
+                      "status, reason, output tail and run)"),
+        "status_url": Field("str", "the status page, linked from messages"),
+        "timeout": Field("duration", "the longest one delivery may take", minimum=0.001,
+                         default="10s"),
+    },
     "web": {},
-    "escalation": {},
+    "escalation": {
+        "max_failures": Field("int", "consecutive failing outcomes of a step on a host before "
+                              "an incident opens (a job's max_failures wins for its runs)",
+                              minimum=1, default=3),
+        "thresholds": Field("mapping", "max_failures per playbook or playbook/step: "
+                            "{recover-pm2: 5, health-system/disk-space: 1}", default={}),
+        "escalate_after_failures": Field("int", "escalate after this many more failures while "
+                                         "open; 0: never", minimum=0, default=3),
+        "escalate_after": Field("duration", "escalate after the incident is open this long; "
+                                "0s: never", default="30m"),
+        "remind_every": Field("duration", "remind while open and not acknowledged; 0s: never",
+                              default="0s"),
+        "max_recoveries": Field("int", "the flap guard: recoveries of a step on a host within "
+                                "recovery_window before it is quarantined", minimum=1, default=5),
+        "recovery_window": Field("duration", "the flap guard's window", minimum=1,
+                                 default="1h"),
+        "quarantine": Field("duration", "how long a quarantine lasts unless `urs release` "
+                            "lifts it first", minimum=1, default="1h"),
+    },
     "cluster": {},
 }
 
@@ -67,6 +97,8 @@ JOB_FIELDS: Fields = {
     "log_level": Field("str", "this job's log level (default: log.level)", choices=LEVELS),
     "max_failures": Field("int", "consecutive failures before an incident opens (escalation)",
                           minimum=1, default=3),
+    "heartbeat": Field("str", "a Healthchecks.io-style ping URL: /start when a run starts, the "
+                       "URL on success, /fail on failure (with ?rid=<run id>)"),
 }
 
 DEFAULT_JOBS: dict[str, dict[str, object]] = {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from runner.config import Config, Job
 from runner.connections import Connection
-from runner.daemon.jobs import JobRunner, record
+from runner.daemon.jobs import JobRunner, announce, record
 from runner.daemon.log import say, setup
 from runner.daemon.schedule import Due, first_time
 from runner.errors import InputError, LockBusy
@@ -61,6 +61,7 @@ class Daemon:
         self.runners: dict[str, JobRunner] = {}
         self.dues: dict[str, Due] = {}
         self.running: dict[str, Running] = {}
+        self.sender: Future[None] | None = None
         self._apply(self.config)
 
     # -- signals (set by the CLI's handlers) ----------------------------------------------
@@ -121,6 +122,7 @@ class Daemon:
         if now - last_beat >= BEAT_S:
             store.monitor_beat(self.monitor_id, self._config_name())
             last_beat = now
+        self._announce(pool)
         nearest = min((d.at for d in self.dues.values()), default=now + LOOP_S)
         self.wake.wait(min(max(nearest - time.time(), 0.01), LOOP_S))
         self.wake.clear()
@@ -139,6 +141,16 @@ class Daemon:
         future = pool.submit(self.runners[name].run, cancel)
         self.running[name] = Running(future, cancel, now)
         future.add_done_callback(lambda _: self.wake.set())
+
+    def _announce(self, pool: ThreadPoolExecutor) -> None:
+        """Deliver the outbox in the background (one sender at a time): notices of every run,
+        reminders and escalations that came due, and what a killed process left undelivered."""
+        settings = self.config.sections.get("notifications", {})
+        if not (settings.get("channels") or settings.get("escalate_to")):
+            return
+        if self.sender is not None and not self.sender.done():
+            return
+        self.sender = pool.submit(announce, self.store_path, settings, self.logger)
 
     def _reap(self) -> None:
         for name, running in list(self.running.items()):
@@ -192,7 +204,10 @@ class Daemon:
         why = ""
         if job.check_mode:
             why = f"auto-recovery is off ({config.origin(f'jobs.{job.name}.check_mode')})"
-        return JobRunner(job, Path(config.store), self.logger, self.connect, why)
+        from runner.notify.settings import policy_for
+
+        return JobRunner(job, Path(config.store), self.logger, self.connect, why,
+                         policy_for(config, job))
 
     def _config_name(self) -> str:
         return str(self.config.path or self.config.root)

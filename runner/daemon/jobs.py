@@ -7,31 +7,37 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from runner import pipeline
 from runner.config import Job
 from runner.connections import Connection
+from runner.daemon.heartbeat import ping
 from runner.daemon.log import JobLog, say
 from runner.errors import InputError, LockBusy, StoreError
 from runner.execute.context import Cancel
 from runner.inventory import Host
+from runner.notify import Policy
 from runner.record.store import open_store
 
 Signature = tuple[tuple[str, int, int], ...]
 LOCKED, INVALID, CRASHED = 3, 2, 70
+ANNOUNCE_S = 60.0  # the longest one delivery pass of the daemon may take
 
 
 class JobRunner:
     def __init__(self, job: Job, store: Path, logger: logging.Logger,
                  connect: Callable[[Host], Connection] | None = None,
-                 check_reason: str = "") -> None:
+                 check_reason: str = "", policy: Policy | None = None) -> None:
         self.job = job
         self.check_reason = check_reason
+        self.policy = policy
         self.store = store
         self.logger = logger
         self.connect = connect
@@ -39,8 +45,17 @@ class JobRunner:
         self._signature: Signature = ()
 
     def run(self, cancel: Cancel) -> int:
-        """One run of the job; its exit code, as `urs run` would exit."""
+        """One run of the job, between heartbeat pings; its exit code, as `urs run` exits."""
         run_id = uuid.uuid4().hex
+        if self.job.heartbeat:
+            ping(self.job.heartbeat, "start", run_id, self.job.name, self.store, self.logger)
+        code = self._run(run_id, cancel)
+        if self.job.heartbeat:
+            ping(self.job.heartbeat, "success" if code == 0 else "fail", run_id, self.job.name,
+                 self.store, self.logger)
+        return code
+
+    def _run(self, run_id: str, cancel: Cancel) -> int:
         try:
             loaded = self._prepare()
             result = pipeline.run(loaded, self._options(run_id, cancel))
@@ -60,7 +75,7 @@ class JobRunner:
     def _options(self, run_id: str, cancel: Cancel) -> pipeline.Options:
         options = pipeline.Options(
             run_id=run_id, check_mode=self.job.check_mode, store=self.store,
-            check_reason=self.check_reason,
+            check_reason=self.check_reason, policy=self.policy,
             observers=(JobLog(self.logger, self.job.name),), connect=self.connect,
             cancel=cancel, job=self.job.name,
             warn=lambda text: say(self.logger, logging.WARNING, text, job=self.job.name),
@@ -118,3 +133,23 @@ def _signature(loaded: pipeline.Loaded) -> Signature:
             continue
         found.append((name, stat.st_mtime_ns, stat.st_size))
     return tuple(found)
+
+
+def announce(store_path: Path, settings: Mapping[str, Any], logger: logging.Logger) -> None:
+    """Deliver what waits in the outbox; failures are logged and retried later."""
+    from runner.notify.send import deliver
+
+    try:
+        store = open_store(store_path)
+    except StoreError as exc:
+        say(logger, logging.ERROR, f"notifications: {exc}")
+        return
+    try:
+        for attempt in deliver(store, settings, time.monotonic() + ANNOUNCE_S):
+            level = logging.INFO if attempt.ok else logging.WARNING
+            say(logger, level, f"notification to {attempt.channel}: "
+                f"{'delivered' if attempt.ok else attempt.error}", event=attempt.event)
+    except Exception as exc:  # noqa: BLE001 - notifying never stops the daemon
+        say(logger, logging.ERROR, f"notifications failed: {type(exc).__name__}: {exc}")
+    finally:
+        store.close()

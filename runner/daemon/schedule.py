@@ -36,3 +36,13 @@ def first_time(job: Job, now: float) -> float:
     if job.cron:
         return next_time(job, now)
     return now + (random.uniform(0.0, job.jitter) if job.jitter > 0 else 0.0)
+
+
+def period(job: Job) -> float:
+    """Seconds between two runs: the interval, or the gap between two cron times."""
+    if job.cron:
+        from runner.config.cron import next_runs
+
+        first, second = next_runs(job.cron, datetime.now().astimezone(), 2)
+        return (second - first).total_seconds()
+    return float(job.interval or 60.0)

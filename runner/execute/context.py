@@ -67,6 +67,8 @@ class RunContext:
     timeout: float = DEFAULT_TIMEOUT_S  # a step's timeout when neither it nor its playbook sets one
     max_runtime: float | None = None  # seconds the whole run may take
     job: str = ""  # the daemon's job this run is for
+    # steps whose recovery the flap guard withholds, by (playbook, host, step), with the reason
+    quarantined: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
     check_reason: str = ""  # why check_mode is on, when it is
     past_actions: Mapping[str, tuple[PastAction, ...]] = field(default_factory=dict)  # by host
     # each step's earlier outcomes, newest first, by (playbook, host, step)

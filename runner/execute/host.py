@@ -155,6 +155,7 @@ class HostRun:
             timeout=step.timeout or node.book.timeout or self.ctx.timeout,
             past_actions=self.ctx.past_actions.get(self.host.name, ()),
             previous=self.ctx.previous.get((node.book.name, self.host.name, step.name), ()),
+            quarantined=self.ctx.quarantined.get((node.book.name, self.host.name, step.name), ""),
             on_retry=lambda *retrying: self._retrying(node, *retrying),
         )
         try:

@@ -51,6 +51,7 @@ class StepCall:
     timeout: float  # each action of an attempt: the step's, the playbook's or the run's
     past_actions: tuple[PastAction, ...] = ()  # what modules did on this host in earlier runs
     previous: tuple[PastOutcome, ...] = ()  # this step's earlier outcomes here, newest first
+    quarantined: str = ""  # why the flap guard withholds this step's recovery here, if it does
     # told before each wait between attempts: (next attempt, attempts, delay, why it failed)
     on_retry: Callable[[int, int, float, str], None] | None = None
 
@@ -74,6 +75,8 @@ def execute(call: StepCall) -> StepResult:
                           reason=f"interrupted: {_why(call.cancel)}")
     last = outcome.last
     status = outcome.status
+    recovery = outcome.recovery_ran or (call.step.kind == "module" and status is Status.CHANGED
+                                        and not call.check_mode)
     return StepResult(
         playbook=call.playbook, host=call.host, step=call.step.name, status=status, rc=last.rc,
         attempts=outcome.attempts, duration_s=round(time.monotonic() - start, 4),
@@ -82,7 +85,8 @@ def execute(call: StepCall) -> StepResult:
         ignored=status in {Status.FAILED, Status.ERROR} and call.step.ignore_errors,
         started_at=started_at, ended_at=time.time(),
         fields={**(outcome.fields or last.fields),
-                **({"skip": outcome.skip} if outcome.skip else {})},
+                **({"skip": outcome.skip} if outcome.skip else {}),
+                **({"recovery": True} if recovery else {})},
     )
 
 
@@ -161,17 +165,19 @@ def _attempts(call: StepCall) -> Outcome:
             break
     if recovered and outcome.status is Status.OK:
         outcome = replace(outcome, status=Status.RECOVERED)
-    return replace(outcome, attempts=attempt)
+    return replace(outcome, attempts=attempt, recovery_ran=recovered)
 
 
 def _attempt(call: StepCall) -> Outcome:
     step = call.step
     if step.kind == "check":
         return _check(call)
-    mode = Mode.CHECK if call.check_mode else Mode.APPLY
+    mode = Mode.CHECK if call.check_mode or call.quarantined else Mode.APPLY
     result = perform(call, step.action, mode)
     if result.ok:
         return Outcome(Status.CHANGED if result.changed else Status.OK, result)
+    if call.quarantined and step.kind == "module":
+        return _withheld(call, result)
     reason = result.reason
     if call.check_mode and step.kind == "module":
         reason = f"{reason}; would apply {step.action.module}"
@@ -179,27 +185,43 @@ def _attempt(call: StepCall) -> Outcome:
 
 
 def _check(call: StepCall) -> Outcome:
-    step = call.step
-    first = perform(call, step.action, Mode.CHECK)
+    first = perform(call, call.step.action, Mode.CHECK)
     if first.ok:
         return Outcome(Status.OK, first)
-    if step.recover is None:
-        return Outcome(Status.FAILED, first, first.reason)
-    if call.check_mode:
-        would = _shown(call, step.recover)
-        return Outcome(Status.FAILED, first, f"{first.reason}; would recover: {would}",
-                       fields={**first.fields, "would_recover": would})
-    fixed = perform(call, step.recover, Mode.APPLY)
+    recover = _recovery(call, first)
+    if isinstance(recover, Outcome):
+        return recover
+    fixed = perform(call, recover, Mode.APPLY)
     if not fixed.ok:
         return Outcome(Status.FAILED, fixed, f"recovery failed: {fixed.reason}",
                        fields=fixed.fields, recovery_ran=True)
-    again = perform(call, step.action, Mode.CHECK)
+    again = perform(call, call.step.action, Mode.CHECK)
     fields = {**again.fields, **fixed.fields}  # what the recovery did wins
     if again.ok:
         return Outcome(Status.RECOVERED, again, f"recovered: {first.reason}", fields=fields,
                        recovery_ran=True)
     return Outcome(Status.FAILED, again, f"still failing after recovery: {again.reason}",
                    fields=fields, recovery_ran=True)
+
+
+def _recovery(call: StepCall, first: ActionResult) -> Action | Outcome:
+    """The recovery to run after a failed check, or the outcome when none runs: none given,
+    the flap guard withholds it, or check mode only says what it would do."""
+    if call.step.recover is None:
+        return Outcome(Status.FAILED, first, first.reason)
+    if call.quarantined:
+        return _withheld(call, first)
+    if call.check_mode:
+        would = _shown(call, call.step.recover)
+        return Outcome(Status.FAILED, first, f"{first.reason}; would recover: {would}",
+                       fields={**first.fields, "would_recover": would})
+    return call.step.recover
+
+
+def _withheld(call: StepCall, result: ActionResult) -> Outcome:
+    return Outcome(Status.QUARANTINED, result,
+                   f"{result.reason}; recovery withheld: {call.quarantined}",
+                   fields={**result.fields, "quarantined": call.quarantined})
 
 
 def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:

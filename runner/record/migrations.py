@@ -51,7 +51,43 @@ CREATE TABLE IF NOT EXISTS monitors (
 );
 """
 
-MIGRATIONS = (V1, V2, V3)
+V4 = """
+CREATE TABLE IF NOT EXISTS streaks (
+    playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL,
+    failures INTEGER NOT NULL, incident INTEGER, incident_failures INTEGER NOT NULL,
+    escalated INTEGER NOT NULL, PRIMARY KEY (playbook, host, step)
+);
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, playbook TEXT NOT NULL, host TEXT NOT NULL,
+    step TEXT NOT NULL, state TEXT NOT NULL, opened_at REAL NOT NULL, resolved_at REAL,
+    failures INTEGER NOT NULL, last_status TEXT NOT NULL, last_reason TEXT NOT NULL,
+    last_run_id TEXT NOT NULL, escalated_at REAL, acked_at REAL, reminded_at REAL
+);
+CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state, opened_at);
+CREATE TABLE IF NOT EXISTS notices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, incident INTEGER NOT NULL, event TEXT NOT NULL,
+    run_id TEXT NOT NULL, payload TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    notice INTEGER NOT NULL REFERENCES notices(id) ON DELETE CASCADE, channel TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, delivered_at REAL,
+    last_attempt_at REAL, last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (delivered_at, next_at);
+CREATE TABLE IF NOT EXISTS quarantines (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, playbook TEXT NOT NULL, host TEXT NOT NULL,
+    step TEXT NOT NULL, since REAL NOT NULL, until REAL NOT NULL, reason TEXT NOT NULL,
+    released_at REAL
+);
+CREATE INDEX IF NOT EXISTS quarantines_step ON quarantines (playbook, host, step, until);
+CREATE TABLE IF NOT EXISTS pings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, run_id TEXT NOT NULL,
+    kind TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL, error TEXT NOT NULL
+);
+"""
+
+MIGRATIONS = (V1, V2, V3, V4)
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -18,16 +18,20 @@ from typing import Any
 from runner.errors import StoreError
 from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
 from runner.model import PastAction, PastOutcome, Status
+from runner.notify import Policy
+from runner.record.incidents import EscalationRecords, record_outcome
 from runner.record.migrations import migrate
 from runner.record.store import private_dir, retention_days
 
 TAIL = 2000
 
 
-class SQLiteStore:
+class SQLiteStore(EscalationRecords):
     label = "the outcome store"
 
-    def __init__(self, path: Path, retention: float | None = None) -> None:
+    def __init__(self, path: Path, retention: float | None = None,
+                 policy: Policy | None = None) -> None:
+        self.policy = policy or Policy()
         self.path = path
         self.retention_days = retention if retention is not None else retention_days()
         self._lock = threading.Lock()
@@ -97,6 +101,8 @@ class SQLiteStore:
                  int(r.changed), r.started_at, r.ended_at, json.dumps(dict(r.fields), default=str),
                  int(self._check_mode)),
             )
+            if not self._check_mode:  # in the same transaction: never an outcome without
+                record_outcome(db, r, self._run_id, self.policy)  # its incident's notices
 
     def _host(self, e: HostFinished) -> None:
         h = e.result

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from runner.events import Event
 from runner.model import PastAction, PastOutcome
+from runner.notify import Pending, Policy
 
 RETENTION_DAYS = 90.0
 
@@ -59,6 +60,39 @@ class OutcomeStore(Protocol):
         """Step outcomes recorded after a row id, oldest first (`urs logs -f`)."""
         ...
 
+    # escalation (runner.record.incidents): incidents, the outbox, the flap guard, pings
+    def incidents(self, everything: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        """Open incidents (everything: resolved ones too), newest first, with deliveries."""
+        ...
+
+    def ack(self, incident: int) -> bool: ...
+
+    def due_notices(self, now: float) -> int:
+        """Queue escalations by time and reminders that are due; how many."""
+        ...
+
+    def pending(self, now: float, limit: int = 500) -> list[Pending]:
+        """Deliveries due now, oldest first."""
+        ...
+
+    def attempted(self, ids: Sequence[int], ok: bool, error: str,
+                  next_at: float | None) -> None:
+        """Record a delivery attempt of these deliveries; when not ok, retry at next_at."""
+        ...
+
+    def quarantined(self, playbooks: Sequence[str],
+                    now: float) -> dict[tuple[str, str, str], str]:
+        """Steps (playbook, host, step) whose recovery is withheld now, with the reason."""
+        ...
+
+    def release(self, playbook: str, step: str | None, hosts: Sequence[str] | None) -> int:
+        """Lift quarantines; how many."""
+        ...
+
+    def ping(self, job: str, run_id: str, kind: str, ok: bool, error: str) -> None: ...
+
+    def failing_channels(self) -> list[dict[str, Any]]: ...
+
     def crashed(self, run_id: str, trace: str) -> None:
         """Mark a run that a bug in urs ended, keeping the traceback."""
         ...
@@ -88,8 +122,8 @@ def private_dir(folder: Path) -> None:
         path.mkdir(mode=0o700, exist_ok=True)
 
 
-def open_store(path: Path) -> OutcomeStore:
-    """The store at path; StoreError when it cannot be used."""
+def open_store(path: Path, policy: Policy | None = None) -> OutcomeStore:
+    """The store at path, deciding incidents by policy; StoreError when it cannot be used."""
     from runner.record.sqlite import SQLiteStore
 
-    return SQLiteStore(path)
+    return SQLiteStore(path, policy=policy)

@@ -30,9 +30,10 @@ ALWAYS_COUNTED = frozenset({Status.OK, Status.CHANGED, Status.RECOVERED, Status.
 COLOURS = {
     "ok": "green", "changed": "yellow", "recovered": "cyan", "failed": "red",
     "skipped": "bright_black", "unreachable": "magenta", "interrupted": "red",
-    "error": "red", "crashed": "red", "retrying": "yellow",
+    "error": "red", "crashed": "red", "retrying": "yellow", "quarantined": "red",
 }
-PROBLEMS = frozenset({Status.FAILED, Status.ERROR, Status.UNREACHABLE, Status.INTERRUPTED})
+PROBLEMS = frozenset({Status.FAILED, Status.ERROR, Status.QUARANTINED, Status.UNREACHABLE,
+                      Status.INTERRUPTED})
 CLEAR_LINE = "\r\x1b[K"
 
 
@@ -146,7 +147,7 @@ class ConsoleReporter:
         already says is not said again."""
         if self.verbose:
             return [*_tail(r.stdout), *_tail(r.stderr)]
-        if r.status in {Status.FAILED, Status.ERROR}:
+        if r.status in {Status.FAILED, Status.ERROR, Status.QUARANTINED}:
             shown = _tail(r.stdout + "\n" + r.stderr)
             return [line for line in shown if line.strip() not in r.reason]
         return []

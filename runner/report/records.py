@@ -11,7 +11,7 @@ from typing import Any
 from runner.report.text import ago, duration, table, timestamp
 
 TAIL_LINES = 5
-PROBLEMS = frozenset({"failed", "error", "unreachable"})
+PROBLEMS = frozenset({"failed", "error", "quarantined", "unreachable"})
 
 
 def _took(run: Mapping[str, Any]) -> str:
@@ -86,7 +86,7 @@ def _compact(value: Any) -> str:
 
 def output_tail(step: Mapping[str, Any]) -> list[str]:
     """A failed step's last lines of output, without the line its reason already says."""
-    if step["status"] not in {"failed", "error"}:
+    if step["status"] not in {"failed", "error", "quarantined"}:
         return []
     output = (step.get("stdout_tail") or "") + "\n" + (step.get("stderr_tail") or "")
     reason = step["reason"] or ""

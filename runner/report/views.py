@@ -3,6 +3,8 @@ prints them."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -113,3 +115,52 @@ def daemon_status(monitors: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[
         reason = f"  {j['reason']}" if j.get("reason") else ""
         lines.append(f"job {j['job']:<12} {j['status']:<11} {when(j['started_at'])}{reason}")
     return "\n".join(lines[:1] + lines[len(monitors):]) if lines else ""
+
+
+def incidents(rows: Sequence[Mapping[str, Any]], failing: Sequence[Mapping[str, Any]],
+              everything: bool) -> str:
+    """Incidents as `urs incidents` shows them, then the channels that are failing."""
+    lines = [] if rows else [f"no {'' if everything else 'open '}incidents"]
+    for i in rows:
+        state = i["state"] if i["state"] != "resolved" else f"resolved {when(i['resolved_at'])}"
+        acked = ", acknowledged" if i.get("acked_at") else ""
+        lines.append(f"#{i['id']:<4} {state}{acked}  {i['playbook']}/{i['step']} on {i['host']}"
+                     f"  since {when(i['opened_at'])}, {i['failures']} failures")
+        lines.append(f"      last: {i['last_status']}: {i['last_reason']}")
+        lines.append(f"      notified: {_notified(i.get('deliveries') or [])}")
+    for c in failing:
+        lines.append(f"channel {shown(c['channel'])} is failing: {c['last_error']} "
+                     f"({c['waiting']} waiting, last tried {when(c['at'])})")
+    return "\n".join(lines)
+
+
+def _notified(deliveries: Sequence[Mapping[str, Any]]) -> str:
+    if not deliveries:
+        return "nobody (no channel configured)"
+    parts = []
+    for d in deliveries:
+        state = "delivered" if d.get("delivered_at") else f"pending ({d.get('attempts', 0)} tries"
+        state += "" if d.get("delivered_at") else (f", {d['error']})" if d.get("error") else ")")
+        parts.append(f"{d['event']} -> {shown(d['channel'])} {state}")
+    return "; ".join(parts)
+
+
+def stale(late: Sequence[Mapping[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return "\n".join(json.dumps(row) for row in late)
+    if not late:
+        return "no stale jobs: every job ran within twice its interval"
+    return "\n".join(f"stale: job {row['job']}: last run "
+                     f"{when(row['last_run']) if row['last_run'] else 'never'}, expected "
+                     f"within {row['limit_s']:g}s" for row in late)
+
+
+_CREDENTIALS = re.compile(r"(://[^/:@]*:)[^@/]*(@)")
+_TOKEN = re.compile(r"(?<=/)[A-Za-z0-9_\-]{16,}")
+
+
+def shown(channel: str) -> str:
+    """A channel as it may be shown: passwords and long tokens in its URL masked."""
+    if channel.startswith("command:"):
+        return channel
+    return _TOKEN.sub("****", _CREDENTIALS.sub(r"\1****\2", channel))

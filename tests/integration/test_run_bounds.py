@@ -253,7 +253,7 @@ def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) ->
                    "'ok', 1.0, 1, 'x')")
     out = urs("history", "--store", str(path))
     assert out.returncode == 0 and "old1" in out.stdout
-    assert _rows(path, "PRAGMA user_version") == [(3,)]
+    assert _rows(path, "PRAGMA user_version") == [(4,)]
     columns = {row[1] for row in _rows(path, "PRAGMA table_info(step_outcomes)")}
     assert "check_mode" in columns
 
@@ -268,4 +268,4 @@ def test_processes_opening_a_new_store_at_once_each_apply_every_version_once(
                                   stderr=subprocess.PIPE, text=True) for _ in range(6)]
         results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
         assert all(rc == 0 for rc, _ in results), results
-        assert _rows(path, "PRAGMA user_version") == [(3,)]
+        assert _rows(path, "PRAGMA user_version") == [(4,)]
