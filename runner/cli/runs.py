@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import cli, guard, inventory_options, problem_lines, store_path
+from runner.cli.app import CRASHED, cli, guard, inventory_options, problem_lines, store_path
 from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy, StoreError
 
@@ -63,7 +63,8 @@ class RunCommand(click.Command):
 
 @contextlib.contextmanager
 def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
-    """With --json, an error or a skipped run is a JSON line on stdout, with its exit code."""
+    """With --json, an error, a skipped run or a bug in urs (its traceback included) is a
+    JSON line on stdout, with its exit code."""
     if out is None:
         yield
         return
@@ -78,6 +79,13 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
     except StoreError as exc:
         out.error([str(exc)], StoreError.exit_code)
         sys.exit(StoreError.exit_code)
+    except Exception as exc:  # noqa: BLE001 - a bug in urs: its traceback, as JSON too
+        import traceback
+
+        out.write({"event": "error", "errors": [f"internal error (a bug in urs, exit code 70): "
+                                                f"{type(exc).__name__}: {exc}"],
+                   "exit_code": CRASHED, "traceback": traceback.format_exc()})
+        sys.exit(CRASHED)
 
 
 @cli.command(cls=RunCommand)

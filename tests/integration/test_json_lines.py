@@ -105,3 +105,25 @@ def test_the_schema_names_every_line_urs_writes() -> None:
     written = set(re.findall(r'"event": "(\w+)"', source))
     assert written == set(SCHEMA["properties"]["event"]["enum"])
     assert written == {ref["$ref"].rsplit("/", 1)[1] for ref in SCHEMA["oneOf"]}
+
+
+def test_a_bug_in_urs_is_a_json_line_with_its_traceback(tmp_path: Path, store: Path) -> None:
+    book = write(tmp_path, "steps: [{name: a, run: 'true'}]")
+    code = (
+        "import runner.execute as execute\n"
+        "def boom(*args):\n"
+        "    raise RuntimeError('a bug outside any step')\n"
+        "execute._batches = boom\n"
+        "import sys\n"
+        "from runner.cli import main\n"
+        f"sys.argv = ['urs', 'run', {str(book)!r}, '--json']\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 70
+    events = lines(out)
+    crash = events[-1]
+    assert crash["event"] == "error" and crash["exit_code"] == 70
+    assert "RuntimeError: a bug outside any step" in crash["traceback"]
+    assert crash["run_id"] == events[0]["run_id"]  # the id the store has it crashed under
