@@ -93,7 +93,7 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
 @inventory_options
 @click.option("-l", "--limit", metavar="PATTERN", help="Only hosts matching this pattern.")
 @click.option("-f", "--forks", default=20, show_default=True, type=click.IntRange(1, 1000),
-              help="Hosts run at once.")
+              metavar="N", help="Hosts run at once (1 to 1000).")
 @click.option("-C", "--check", "check_mode", is_flag=True,
               help="Run read-only checks for real; report what recoveries and run steps would do.")
 @click.option("-t", "--tags", default="", metavar="T1,T2",
@@ -114,8 +114,10 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
 @click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
               default="strict", show_default=True, help="What to do with unknown host keys.")
 @click.option("--timeout", callback=duration, default="300s", show_default=True,
+              metavar="DURATION",
               help="Each step's timeout where neither the step nor its playbook sets one.")
 @click.option("--max-runtime", callback=duration, default="1h", show_default=True,
+              metavar="DURATION",
               help="The whole run's deadline: then running steps are stopped (interrupted).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the output of every step.")
 @click.option("-q", "--quiet", is_flag=True,
