@@ -131,6 +131,8 @@ class ConsoleReporter:
         if r.reason:
             line += f"  {r.reason}"
         self._say(line)
+        if r.reason.startswith("connection lost:"):
+            self.unreachable.add(r.host)  # its other steps are unreachable for the same reason
         for text in self._output(r):
             self._say(f"      | {text}")
 

@@ -12,7 +12,7 @@ from typing import Any
 from runner.inventory import Host
 from runner.model import Playbook
 from runner.plan import Plan
-from runner.report.text import plural, timestamp
+from runner.report.text import ago, plural, table, timestamp
 
 when = timestamp  # an absolute UTC time, for logs
 
@@ -111,10 +111,12 @@ def daemon_status(monitors: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[
         else:
             state = f"running, last tick {now - m['last_tick']:.0f}s ago"
         lines.append(f"daemon on {m['control_host']} (pid {m['pid']}, {m['config']}): {state}")
-    for j in jobs:
-        reason = f"  {j['reason']}" if j.get("reason") else ""
-        lines.append(f"job {j['job']:<12} {j['status']:<11} {when(j['started_at'])}{reason}")
-    return "\n".join(lines[:1] + lines[len(monitors):]) if lines else ""
+    lines = lines[:1]  # the latest daemon
+    if jobs:
+        rows = [(j["job"], j["status"], ago(j["started_at"], now), j.get("reason") or "")
+                for j in jobs]
+        lines += table(("JOB", "STATUS", "STARTED", "REASON"), rows)
+    return "\n".join([*lines, ""]) if lines else ""  # a blank line before the steps' table
 
 
 def incidents(rows: Sequence[Mapping[str, Any]], failing: Sequence[Mapping[str, Any]],
