@@ -91,3 +91,32 @@ def test_history_shows_what_a_recovery_did() -> None:
     assert what_it_did(step) == [
         "source: dump", "restarted: api (from errored, attempts 1, recovered true)"]
     assert what_it_did({**step, "status": "failed"}) == []
+
+
+def test_a_lost_connection_is_said_once() -> None:
+    from runner.events import RunStarted, StepFinished
+    from runner.model import Status, StepResult
+
+    out = io.StringIO()
+    reporter = ConsoleReporter(stream=out)
+    reporter.notify(RunStarted("r" * 32, "book", ("book",), ("web-1",), 3, False, 0.0,
+                               labels=("long", "next", "last")))
+    lost = "connection lost: socket closed"
+    reporter.notify(StepFinished(StepResult("book", "web-1", "long", Status.FAILED, reason=lost),
+                                 "long"))
+    for step in ("next", "last"):
+        reporter.notify(StepFinished(
+            StepResult("book", "web-1", step, Status.UNREACHABLE, reason=lost), step))
+    assert out.getvalue().count(lost) == 1
+
+
+def test_the_daemons_jobs_are_a_table_with_relative_times() -> None:
+    from runner.report.views import daemon_status
+
+    jobs = [{"job": "pm2", "status": "ok", "started_at": 1000.0, "reason": None},
+            {"job": "netlify", "status": "skipped", "started_at": 1170.0,
+             "reason": "the previous run is still running"}]
+    assert daemon_status([], jobs, now=1180.0).splitlines() == [
+        "JOB      STATUS   STARTED    REASON",
+        "pm2      ok       3 min ago",
+        "netlify  skipped  10s ago    the previous run is still running"]
