@@ -137,15 +137,19 @@ def _decide(call: StepCall) -> Outcome:
 
 
 def _shown(call: StepCall, action: Action) -> str:
+    """An action as check mode reports it: the command, or the module with its arguments,
+    rendered (as written when they do not render)."""
     if call.step.no_log:
         return "(hidden: no_log)"
     try:
-        if action.is_shell:
-            with bounded_by(time.monotonic() + call.timeout, call.cancel):
-                return text(render(action.args["cmd"], call.context))
+        with bounded_by(time.monotonic() + call.timeout, call.cancel):
+            args = render(dict(action.args), call.context)
     except TemplateFailure:
-        pass
-    return action.describe()
+        return action.describe()
+    if action.is_shell:
+        return text(args["cmd"])
+    shown = " ".join(f"{k}={v}" for k, v in args.items() if v not in (None, "", [], {}))
+    return f"{action.module} {shown}"[:300]
 
 
 def _attempts(call: StepCall) -> Outcome:

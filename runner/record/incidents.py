@@ -175,11 +175,16 @@ def _reminder_due(incident: Mapping[str, Any], policy: Policy, now: float) -> bo
     return bool(now - last >= policy.remind_every_s)
 
 
-def pending(db: sqlite3.Connection, now: float, limit: int) -> list[Pending]:
+def pending(db: sqlite3.Connection, now: float, limit: int, claim_s: float) -> list[Pending]:
+    """Deliveries due now, claimed for claim_s (their next_at moved on in this transaction):
+    two processes delivering at once never send the same one twice."""
     rows = db.execute(
         "SELECT d.id, d.channel, n.event, n.run_id, n.payload, d.attempts, n.created_at"
         " FROM deliveries d JOIN notices n ON n.id = d.notice"
-        " WHERE d.delivered_at IS NULL AND d.next_at <= ? ORDER BY d.id LIMIT ?", (now, limit))
+        " WHERE d.delivered_at IS NULL AND d.next_at <= ? ORDER BY d.id LIMIT ?",
+        (now, limit)).fetchall()
+    db.executemany("UPDATE deliveries SET next_at = ? WHERE id = ?",
+                   [(now + claim_s, r[0]) for r in rows])
     return [Pending(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
 
@@ -245,8 +250,9 @@ class EscalationRecords:
         with self._write() as db:
             return due_notices(db, self.policy, now)
 
-    def pending(self, now: float, limit: int = 500) -> list[Pending]:
-        return pending(self._db, now, limit)
+    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0) -> list[Pending]:
+        with self._write() as db:
+            return pending(db, now, limit, claim_s)
 
     def attempted(self, ids: Sequence[int], ok: bool, error: str,
                   next_at: float | None) -> None:

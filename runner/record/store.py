@@ -71,8 +71,9 @@ class OutcomeStore(Protocol):
         """Queue escalations by time and reminders that are due; how many."""
         ...
 
-    def pending(self, now: float, limit: int = 500) -> list[Pending]:
-        """Deliveries due now, oldest first."""
+    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0) -> list[Pending]:
+        """Deliveries due now, oldest first, claimed for claim_s seconds (another process
+        delivering meanwhile does not get them)."""
         ...
 
     def attempted(self, ids: Sequence[int], ok: bool, error: str,

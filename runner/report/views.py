@@ -4,7 +4,6 @@ prints them."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -157,12 +156,8 @@ def stale(late: Sequence[Mapping[str, Any]], as_json: bool) -> str:
                      f"within {row['limit_s']:g}s" for row in late)
 
 
-_CREDENTIALS = re.compile(r"(://[^/:@]*:)[^@/]*(@)")
-_TOKEN = re.compile(r"(?<=/)[A-Za-z0-9_\-]{16,}")
-
-
 def shown(channel: str) -> str:
-    """A channel as it may be shown: passwords and long tokens in its URL masked."""
-    if channel.startswith("command:"):
-        return channel
-    return _TOKEN.sub("****", _CREDENTIALS.sub(r"\1****\2", channel))
+    """A channel as it may be shown: its URL without passwords and tokens."""
+    from runner.notify.channels import display
+
+    return display(channel)

@@ -220,3 +220,18 @@ def test_a_job_past_its_timeout_is_stopped_recorded_and_the_daemon_goes_on(
     assert reason == "interrupted: the run's deadline passed (--max-runtime 0.5s)"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
+
+
+def test_the_daemon_announces_incidents_of_its_jobs(project: Project) -> None:
+    received = project.root / "received"
+    project.book("web", "steps: [{name: web, run: 'exit 1'}]")
+    project.config("  web: {playbooks: [web], interval: 0.2s, max_failures: 2}\n",
+                   f"notifications:\n  channels: ['command:cat >> {received}']\n")
+    proc = project.start()
+    project.wait(lambda: received.exists() and "incident opened" in received.read_text())
+    message = json.loads(received.read_text().splitlines()[0])
+    assert message["event"] == "opened"
+    assert [(i["playbook"], i["step"], i["failures"]) for i in message["incidents"]] == [
+        ("web", "web", 2)]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0

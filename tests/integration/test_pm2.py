@@ -161,7 +161,7 @@ def test_auto_recovery_off_only_reports(pm2: PM2Env, store: Path) -> None:
     started = json.loads(out.stdout.splitlines()[0])
     assert started["check_mode"] is True  # the whole run reports, as --check does
     assert started["check_reason"] == "auto-recovery is off (env PM2_AUTO_RECOVERY)"
-    assert "would apply pm2" in out.stdout
+    assert "would recover: pm2 state=online apps=all" in out.stdout, out.stdout
     assert pm2.jlist() == before
 
 
