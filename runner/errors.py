@@ -24,9 +24,10 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.field}: " if self.field else f"{where}: "
-        text += f"expected {self.expected}"
-        if self.found:
-            text += f", found {self.found}"
+        if not self.expected:  # a fact that says it all: "no such file"
+            text += self.found
+        else:
+            text += f"expected {self.expected}" + (f", found {self.found}" if self.found else "")
         if self.hint:
             text += f" ({self.hint})"
         return text

@@ -36,6 +36,20 @@ class StepStarted:
 
 
 @dataclass(frozen=True)
+class StepRetrying:
+    """A step's attempt failed and the next one starts after `delay_s` (retries, delay)."""
+
+    playbook: str
+    host: str
+    step: str
+    label: str  # the step as the console shows it
+    attempt: int  # the attempt about to start: 2, 3, ...
+    attempts: int  # how many attempts the step may take
+    delay_s: float
+    reason: str  # why the attempt before failed
+
+
+@dataclass(frozen=True)
 class StepFinished:
     result: StepResult
     label: str  # the step as the console shows it (playbook/step when several playbooks run)
@@ -52,7 +66,7 @@ class RunFinished:
     ended_at: float
 
 
-Event = RunStarted | StepStarted | StepFinished | HostFinished | RunFinished
+Event = RunStarted | StepStarted | StepRetrying | StepFinished | HostFinished | RunFinished
 
 
 class Observer(Protocol):

@@ -30,6 +30,14 @@ Exit codes: 0 all passed; 1 a step failed or broke; 2 invalid input or usage;
 cannot be used; 70 a bug in urs (crashed); 130 interrupted."""
 
 
+def problem_lines(exc: InputError) -> list[str]:
+    """Each problem of an input error as one line, secrets from the environment masked."""
+    from runner.redact import Redactor, secret_values
+
+    redactor = Redactor(secret_values(dict(os.environ)))
+    return [redactor.text(str(problem)) for problem in exc.problems]
+
+
 def guard(func: F) -> F:
     """Expected errors become one line each on stderr and their exit code; bugs keep tracebacks."""
 
@@ -38,11 +46,8 @@ def guard(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as exc:
-            from runner.redact import Redactor, secret_values
-
-            redactor = Redactor(secret_values(dict(os.environ)))
-            for problem in exc.problems:
-                click.echo(redactor.text(f"error: {problem}"), err=True)
+            for line in problem_lines(exc):
+                click.echo(f"error: {line}", err=True)
             sys.exit(exc.exit_code)
         except LockBusy as exc:
             click.echo(f"skipped: {exc}", err=True)
@@ -54,7 +59,23 @@ def guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+class Commands(click.Group):
+    """`urs --help` lists each command with its summary in full (its docstring's first
+    paragraph), wrapped, never cut short with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="urs")
 def cli() -> None:
     """urs runs health checks and automatic recovery written as YAML playbooks.

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import cli, guard, inventory_options, store_path
+from runner.cli.app import CRASHED, cli, guard, inventory_options, problem_lines, store_path
 from runner.connections import HOST_KEY_POLICIES
-from runner.errors import InputError
+from runner.errors import InputError, LockBusy, StoreError
 
 if TYPE_CHECKING:
     from runner.config import Config
+    from runner.notify import Policy
     from runner.pipeline import Loaded
+    from runner.report.jsonl import JsonReporter
 
 
 def _load(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequence[str],
-          limit: str | None) -> Loaded:
+          limit: str | None, say: Callable[[str], None] | None = None) -> Loaded:
     from runner.pipeline import prepare
 
     loaded = prepare(playbooks, inventories, extra, limit)
     for notice in loaded.notices:
-        click.echo(notice, err=True)
+        (say or (lambda text: click.echo(text, err=True)))(notice)
     return loaded
 
 
@@ -41,17 +44,67 @@ def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
-@cli.command()
+class RunCommand(click.Command):
+    """`urs run`: with --json, a usage error is a JSON line on stdout too."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        as_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if not as_json:
+                raise
+            from runner.report.jsonl import JsonReporter
+
+            JsonReporter(uuid.uuid4().hex).error([exc.format_message()], exc.exit_code)
+            sys.exit(exc.exit_code)
+
+
+@contextlib.contextmanager
+def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
+    """With --json, an error, a skipped run or a bug in urs (its traceback included) is a
+    JSON line on stdout, with its exit code."""
+    if out is None:
+        yield
+        return
+    try:
+        yield
+    except InputError as exc:
+        out.error(problem_lines(exc), exc.exit_code)
+        sys.exit(exc.exit_code)
+    except LockBusy as exc:
+        out.skipped(str(exc), LockBusy.exit_code)
+        sys.exit(LockBusy.exit_code)
+    except StoreError as exc:
+        out.error([str(exc)], StoreError.exit_code)
+        sys.exit(StoreError.exit_code)
+    except Exception as exc:  # noqa: BLE001 - a bug in urs: its traceback, as JSON too
+        import traceback
+
+        out.write({"event": "error", "errors": [f"internal error (a bug in urs, exit code 70): "
+                                                f"{type(exc).__name__}: {exc}"],
+                   "exit_code": CRASHED, "traceback": traceback.format_exc()})
+        sys.exit(CRASHED)
+
+
+@cli.command(cls=RunCommand)
 @click.argument("playbooks", nargs=-1, required=True)
 @inventory_options
 @click.option("-l", "--limit", metavar="PATTERN", help="Only hosts matching this pattern.")
-@click.option("--forks", default=20, show_default=True, type=click.IntRange(1, 1000),
-              help="Hosts run at once.")
-@click.option("--check", "check_mode", is_flag=True,
+@click.option("-f", "--forks", default=20, show_default=True, type=click.IntRange(1, 1000),
+              metavar="N", help="Hosts run at once (1 to 1000).")
+@click.option("-C", "--check", "check_mode", is_flag=True,
               help="Run read-only checks for real; report what recoveries and run steps would do.")
-@click.option("--tags", default="", metavar="T1,T2", help="Only steps with one of these tags.")
+@click.option("-t", "--tags", default="", metavar="T1,T2",
+              help="Only steps with one of these tags.")
 @click.option("--skip-tags", default="", metavar="T1,T2", help="Not steps with these tags.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one per event, on stdout.")
+@click.option("--list-hosts", is_flag=True, help="Show the hosts each playbook would run on; "
+                                                 "run nothing.")
+@click.option("--list-steps", is_flag=True, help="Show the steps that would run, in order, "
+                                                 "with their tags; run nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines on stdout, one per event, error and notice (docs/cli.md).")
 @click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
               help="The outcome store (default: $URS_STORE or the user's state directory).")
 @click.option("--wait", "wait_s", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
@@ -61,15 +114,20 @@ def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
               default="strict", show_default=True, help="What to do with unknown host keys.")
 @click.option("--timeout", callback=duration, default="300s", show_default=True,
+              metavar="DURATION",
               help="Each step's timeout where neither the step nor its playbook sets one.")
 @click.option("--max-runtime", callback=duration, default="1h", show_default=True,
+              metavar="DURATION",
               help="The whole run's deadline: then running steps are stopped (interrupted).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the output of every step.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only failures and the final line (for cron mail).")
 @guard
 def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...],
         limit: str | None, forks: int, check_mode: bool, tags: str, skip_tags: str,
-        as_json: bool, store: Path | None, wait_s: float, known_hosts: Path | None,
-        host_key_policy: str, timeout: float, max_runtime: float, verbose: bool) -> None:
+        list_hosts: bool, list_steps: bool, as_json: bool, store: Path | None, wait_s: float,
+        known_hosts: Path | None, host_key_policy: str, timeout: float, max_runtime: float,
+        verbose: bool, quiet: bool) -> None:
     """Run playbooks: live output, a recap per host, every outcome recorded.
 
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
@@ -78,25 +136,45 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     from runner.report.console import ConsoleReporter
     from runner.report.jsonl import JsonReporter
 
-    loaded = _load(playbooks, inventories, extra, limit)
-    reporter = JsonReporter() if as_json else ConsoleReporter(verbose=verbose)
+    run_id = uuid.uuid4().hex
+    json_out = JsonReporter(run_id) if as_json else None
+    say = json_out.notice if json_out else lambda text: click.echo(text, err=True)
+    with _as_json_lines(json_out):
+        loaded = _load(playbooks, inventories, extra, limit, say)
+        if list_hosts or list_steps:
+            _listing(loaded, list_hosts, list_steps, _names(tags), _names(skip_tags))
+            return
+        reporter = json_out or ConsoleReporter(verbose=verbose, quiet=quiet)
+        settings = configuration()
+        why_check = "--check" if check_mode else auto_recovery_off(settings, loaded)
+        options = pipeline.Options(
+            run_id=run_id, forks=forks, check_mode=bool(why_check), tags=_names(tags),
+            check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
+            wait_s=wait_s, known_hosts=known_hosts,
+            host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
+            observers=(reporter,), warn=say, policy=_policy(settings),
+            notifications=settings.sections.get("notifications", {}) if settings else {},
+        )
+        signal.signal(signal.SIGTERM, _interrupt)
+        result = pipeline.run(loaded, options)
+    sys.exit(result.exit_code)
+
+
+def _policy(settings: Config | None) -> Policy:
     from runner.notify import Policy
     from runner.notify.settings import policy_for
 
-    settings = configuration()
-    why_check = "--check" if check_mode else auto_recovery_off(settings, loaded)
-    options = pipeline.Options(
-        run_id=uuid.uuid4().hex, forks=forks, check_mode=bool(why_check), tags=_names(tags),
-        check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
-        wait_s=wait_s, known_hosts=known_hosts,
-        host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
-        observers=(reporter,), warn=lambda text: click.echo(text, err=True),
-        policy=policy_for(settings) if settings is not None else Policy(),
-        notifications=settings.sections.get("notifications", {}) if settings else {},
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
-    result = pipeline.run(loaded, options)
-    sys.exit(result.exit_code)
+    return policy_for(settings) if settings is not None else Policy()
+
+
+def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
+             skip_tags: frozenset[str]) -> None:
+    from runner.report import views
+
+    if hosts:
+        click.echo(views.host_listing(loaded.targets))
+    if steps:
+        click.echo(views.step_listing(loaded.plan, tags, skip_tags))
 
 
 # the original system each built-in playbook belongs to: its auto-recovery switch applies
@@ -149,16 +227,18 @@ def _names(text: str) -> frozenset[str]:
 @guard
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
+    from runner.report.text import plural
+
     loaded = _load(playbooks, inventories, extra, None)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
-    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: {len(loaded.plan.nodes)} "
-               f"steps, {len(hosts)} host{'s' if len(hosts) != 1 else ''}")
+    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: "
+               f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
 
 
 @cli.command()
 @click.argument("playbook")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid"]), default="text",
-              show_default=True)
+              show_default=True, help="Text, Graphviz dot or a Mermaid flowchart.")
 @guard
 def graph(playbook: str, fmt: str) -> None:
     """Show a playbook's step graph (text, Graphviz dot or Mermaid)."""

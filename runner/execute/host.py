@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
-from runner.events import HostFinished, StepFinished, StepStarted
+from runner.events import HostFinished, StepFinished, StepRetrying, StepStarted
 from runner.execute.context import RunContext, RunState
 from runner.execute.step import StepCall
 from runner.execute.step import execute as execute_step
@@ -156,12 +156,19 @@ class HostRun:
             past_actions=self.ctx.past_actions.get(self.host.name, ()),
             previous=self.ctx.previous.get((node.book.name, self.host.name, step.name), ()),
             quarantined=self.ctx.quarantined.get((node.book.name, self.host.name, step.name), ""),
+            on_retry=lambda *retrying: self._retrying(node, *retrying),
         )
         try:
             return execute_step(call)
         except Unreachable as exc:
             self.lost = f"connection lost: {exc}"
             return replace(self._skip(node, Status.FAILED, self.lost), attempts=1)
+
+    def _retrying(self, node: Node, attempt: int, attempts: int, delay: float,
+                  reason: str) -> None:
+        shown = "(hidden: no_log)" if node.step.no_log else self.ctx.redactor.text(reason)
+        self.ctx.bus.emit(StepRetrying(node.book.name, self.host.name, node.step.name,
+                                       node.label, attempt, attempts, delay, shown))
 
     def _become(self, node: Node) -> Become | None:
         wanted = node.step.become

@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
 from runner.errors import DeadlineExceeded, Interrupted
+from runner.execute.when import when_false
 from runner.fields import with_defaults
 from runner.model import Action, PastAction, PastOutcome, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall
@@ -51,6 +52,8 @@ class StepCall:
     past_actions: tuple[PastAction, ...] = ()  # what modules did on this host in earlier runs
     previous: tuple[PastOutcome, ...] = ()  # this step's earlier outcomes here, newest first
     quarantined: str = ""  # why the flap guard withholds this step's recovery here, if it does
+    # told before each wait between attempts: (next attempt, attempts, delay, why it failed)
+    on_retry: Callable[[int, int, float, str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ def _decide(call: StepCall) -> Outcome:
         with bounded_by(time.monotonic() + call.timeout, call.cancel):
             wanted = evaluate(step.when, call.context)
         if not wanted:
-            return Outcome(Status.SKIPPED, ActionResult(True), f"when was false: {step.when}",
+            steps = call.context.get("steps", {})
+            return Outcome(Status.SKIPPED, ActionResult(True), when_false(step.when, steps),
                            skip="when", attempts=0)
     if call.check_mode and step.kind == "run":
         return Outcome(Status.SKIPPED, ActionResult(True),
@@ -158,7 +162,10 @@ def _attempts(call: StepCall) -> Outcome:
         recovered = recovered or outcome.recovery_ran
         if outcome.status is not Status.FAILED or attempt > retry.retries:
             break
-        if call.cancel.wait(retry.wait_before(attempt + 1)):
+        delay = retry.wait_before(attempt + 1)
+        if call.on_retry is not None:
+            call.on_retry(attempt + 1, retry.retries + 1, delay, outcome.reason)
+        if call.cancel.wait(delay):
             break
     if recovered and outcome.status is Status.OK:
         outcome = replace(outcome, status=Status.RECOVERED)

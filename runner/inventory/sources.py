@@ -35,8 +35,8 @@ def load_inventory(sources: Sequence[str]) -> Inventory:
             _host_list(builder, source)
             continue
         if not path.exists():
-            raise InputError.one(source, None, "-i", "an inventory file, folder or 'h1,h2,' list",
-                                 "no such file")
+            raise InputError.one(source, None, "", "", "no such file",
+                                 "" if path.is_absolute() else f"looked in {Path.cwd()}")
         _read_path(builder, path)
         bases.append(path if path.is_dir() else path.parent)
         builder.sources.append(str(path))

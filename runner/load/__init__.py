@@ -101,6 +101,15 @@ class Loader:
         return self.load_file(path)
 
 
+def _not_found(ref: str, dirs: Sequence[Path]) -> Problem:
+    """A path that does not exist is "no such file"; a name, "no playbook named ..."."""
+    if "/" in ref or ref.endswith((".yml", ".yaml")):
+        return Problem(ref, None, "", "", "no such file",
+                       "" if Path(ref).is_absolute() else f"looked in {Path.cwd()}")
+    return Problem(ref, None, "", "", "no playbook of that name",
+                   did_you_mean(ref, available(dirs)) or "`urs list` shows them")
+
+
 def load(refs: Sequence[str], modules: Mapping[str, Fields],
          dirs: Sequence[Path] | None = None) -> Playbook:
     """The playbook named by refs (several refs run as one graph); InputError on any problem."""
@@ -109,9 +118,7 @@ def load(refs: Sequence[str], modules: Mapping[str, Fields],
     for ref in refs:
         path = find(ref, loader.dirs)
         if path is None:
-            hint = did_you_mean(ref, available(loader.dirs))
-            loader.problems.append(Problem(ref, None, "", "a playbook file or the name of one "
-                                           "(see `urs list`)", "none", hint))
+            loader.problems.append(_not_found(ref, loader.dirs))
             continue
         book = loader.load_file(path)
         if book is not None:

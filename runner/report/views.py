@@ -3,24 +3,21 @@ prints them."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runner.inventory import Host
 from runner.model import Playbook
 from runner.plan import Plan
+from runner.report.text import ago, plural, table, timestamp
 
-
-def when(timestamp: float | None) -> str:
-    if not timestamp:
-        return "-"
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+when = timestamp  # an absolute UTC time, for logs
 
 
 def graph_text(plan: Plan) -> str:
-    lines = [f"{plan.root.name}: {len(plan.nodes)} steps"]
+    lines = [f"{plan.root.name}: {plural(len(plan.nodes), 'step')}"]
     for node in plan.ordered():
         needs = ", ".join(n.label for n in plan.needs(node.key))
         action = node.step.kind if node.step.kind != "module" else node.step.action.module
@@ -52,6 +49,26 @@ def graph_mermaid(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def host_listing(targets: Mapping[str, Sequence[Host]]) -> str:
+    """`urs run --list-hosts`: the hosts each playbook would run on."""
+    lines = []
+    for book, hosts in targets.items():
+        lines.append(f"playbook {book}: {plural(len(hosts), 'host')}")
+        lines.extend(f"  {host.name}" for host in hosts)
+    return "\n".join(lines)
+
+
+def step_listing(plan: Plan, tags: frozenset[str], skip_tags: frozenset[str]) -> str:
+    """`urs run --list-steps`: the steps that would run, in order, with their tags."""
+    chosen = [n for n in plan.ordered()
+              if not ((tags and not n.step.tags & tags) or n.step.tags & skip_tags)]
+    lines = [f"{plan.root.name}: {plural(len(chosen), 'step')}"]
+    for node in chosen:
+        shown = f"  [{', '.join(sorted(node.step.tags))}]" if node.step.tags else ""
+        lines.append(f"  {node.label}{shown}")
+    return "\n".join(lines)
+
+
 GRAPH_FORMATS = {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}
 
 
@@ -61,48 +78,6 @@ def playbook_list(found: Mapping[str, tuple[str, Playbook | None]]) -> str:
     for name, (origin, book) in found.items():
         about = book.description if book else "(does not load: run `urs check` on it)"
         lines.append(f"{name:<{width}}  {origin:<8}  {about}")
-    return "\n".join(lines)
-
-
-def _took(row: Mapping[str, Any]) -> str:
-    return f"{row['ended_at'] - row['started_at']:.1f}s" if row.get("ended_at") else "-"
-
-
-def history(rows: Sequence[Mapping[str, Any]], as_json: bool) -> str:
-    if as_json:
-        return "\n".join(json.dumps(r, default=str) for r in rows)
-    if not rows:
-        return "no runs recorded yet"
-    lines = [f"{'run':<8}  {'started (UTC)':<20}  {'playbook':<20}  {'status':<11}  took  hosts"]
-    for r in rows:
-        check = " (check)" if r["check_mode"] else ""
-        lines.append(f"{r['id'][:8]:<8}  {when(r['started_at']):<20}  {r['playbook']:<20}  "
-                     f"{r['status']:<11}  {_took(r)}  {', '.join(r['hosts'])}{check}")
-    return "\n".join(lines)
-
-
-def run_detail(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], as_json: bool) -> str:
-    if as_json:
-        return json.dumps({**run, "steps": list(steps)}, default=str)
-    lines = [f"run {run['id']}  {run['playbook']}  {run['status']}  exit code "
-             f"{run['exit_code']}  started {when(run['started_at'])}  took {_took(run)}"]
-    for s in steps:
-        reason = f"  {s['reason']}" if s["reason"] else ""
-        lines.append(f"  {s['status']:<11} {s['host']}  {s['playbook']}/{s['step']}  "
-                     f"{s['duration_s']:.2f}s{reason}")
-    return "\n".join(lines)
-
-
-def status(rows: Sequence[Mapping[str, Any]], as_json: bool) -> str:
-    if as_json:
-        return "\n".join(json.dumps(r, default=str) for r in rows)
-    if not rows:
-        return "no outcomes recorded yet"
-    lines = []
-    for r in rows:
-        reason = f"  {r['reason']}" if r["reason"] else ""
-        lines.append(f"{r['status']:<11} {r['playbook']}/{r['step']}  {r['host']}  "
-                     f"{when(r['ended_at'])}{reason}")
     return "\n".join(lines)
 
 
@@ -135,10 +110,12 @@ def daemon_status(monitors: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[
         else:
             state = f"running, last tick {now - m['last_tick']:.0f}s ago"
         lines.append(f"daemon on {m['control_host']} (pid {m['pid']}, {m['config']}): {state}")
-    for j in jobs:
-        reason = f"  {j['reason']}" if j.get("reason") else ""
-        lines.append(f"job {j['job']:<12} {j['status']:<11} {when(j['started_at'])}{reason}")
-    return "\n".join(lines[:1] + lines[len(monitors):]) if lines else ""
+    lines = lines[:1]  # the latest daemon
+    if jobs:
+        rows = [(j["job"], j["status"], ago(j["started_at"], now), j.get("reason") or "")
+                for j in jobs]
+        lines += table(("JOB", "STATUS", "STARTED", "REASON"), rows)
+    return "\n".join([*lines, ""]) if lines else ""  # a blank line before the steps' table
 
 
 def incidents(rows: Sequence[Mapping[str, Any]], failing: Sequence[Mapping[str, Any]],

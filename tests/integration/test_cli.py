@@ -91,16 +91,16 @@ def test_history_and_status_read_the_store(tmp_path: Path, store: Path) -> None:
     urs("run", str(book))
     urs("run", str(book))
     hist = urs("history").stdout.splitlines()
-    assert hist[0].split()[:2] == ["run", "started"] and len(hist) == 3
+    assert hist[0].split()[:2] == ["RUN", "STARTED"] and len(hist) == 3
     assert all("failed" in line for line in hist[1:])
     runs = [json.loads(x) for x in urs("history", "--json").stdout.splitlines()]
     assert len(runs) == 2 and runs[0]["exit_code"] == 1
     detail = urs("history", runs[0]["id"][:8]).stdout
     assert "book/two" in detail and "exit code 2" in detail
     status = urs("status").stdout.splitlines()
-    assert len(status) == 2  # latest outcome per playbook, host and step
-    assert status[0].startswith("ok          book/one  localhost")
-    assert status[1].startswith("failed      book/two  localhost")
+    assert len(status) == 3  # a header, then the latest outcome per playbook, host and step
+    assert status[1].split()[:4] == ["ok", "book", "localhost", "one"]
+    assert status[2].split()[:4] == ["failed", "book", "localhost", "two"]
 
 
 def test_store_and_folder_are_private(tmp_path: Path, store: Path) -> None:

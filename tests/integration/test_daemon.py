@@ -93,7 +93,7 @@ def test_jobs_run_on_schedule_and_a_broken_job_stops_nothing(project: Project) -
     assert "quick: hello on localhost: ok" in out
     status = urs("status", "--store", str(project.store))
     assert "daemon on" in status.stdout and "stopped at" in status.stdout
-    assert "job quick" in status.stdout
+    assert "\nquick " in status.stdout  # the jobs' table
 
 
 def test_an_overlapping_tick_is_skipped_and_recorded(project: Project) -> None:

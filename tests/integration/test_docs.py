@@ -32,9 +32,16 @@ def commands(path: Path) -> list[tuple[list[str], int]]:
                 found.append((shlex.split(text)[1:], int(note) if note else 0))
     for body in blocks(path, "crontab"):
         for line in body.splitlines():
-            text = re.split(r"\s+(?:>>|>|\|)", " ".join(line.split()[5:]))[0]
-            found.append((shlex.split(text)[1:], 0))
+            found.append((cron_command(line), 0))
     return found
+
+
+def cron_command(line: str) -> list[str]:
+    """The urs arguments of a crontab line (`cd /srv/app && /path/to/urs run health >> log`)."""
+    text = " ".join(line.split()[5:]).rsplit("&&", 1)[-1]
+    words = shlex.split(re.split(r"\s+(?:>>|>|\|)", text)[0])
+    start = next(i for i, word in enumerate(words) if word.rsplit("/", 1)[-1] == "urs")
+    return words[start + 1:]
 
 
 # this machine's own disk, memory and load must not decide a test: thresholds that cannot flip

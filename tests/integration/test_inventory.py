@@ -67,8 +67,8 @@ def test_inventory_mistakes_name_file_and_line(path: Path) -> None:
 def test_missing_inventory_file() -> None:
     out = urs("inventory", "-i", "no-such-inventory.ini")
     assert out.returncode == 2
-    assert out.stderr == ("error: no-such-inventory.ini: -i: expected an inventory file, folder "
-                          "or 'h1,h2,' list, found no such file\n")
+    assert out.stderr == (f"error: no-such-inventory.ini: no such file (looked in {Path.cwd()})"
+                          "\n")
 
 
 def test_host_command_shows_merged_vars() -> None:

@@ -17,7 +17,7 @@ def test_the_store_of_urs_yml_is_used_by_run_history_and_status(tmp_path: Path) 
     assert urs("run", str(book), cwd=tmp_path, env=env).returncode == 0
     assert (tmp_path / "state" / "here.db").exists()
     assert "book" in urs("history", cwd=tmp_path, env=env).stdout
-    assert "ok          book/a" in urs("status", cwd=tmp_path, env=env).stdout
+    assert "ok      book      localhost  a" in urs("status", cwd=tmp_path, env=env).stdout
 
 
 def test_auto_recovery_off_reports_what_would_be_recovered(tmp_path: Path, store: Path) -> None:
