@@ -69,3 +69,12 @@ class Redactor:
             result, stdout=self.text(result.stdout), stderr=self.text(result.stderr),
             reason=self.text(result.reason), fields=self.value(dict(result.fields)),
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """Text with terminal control characters (ESC, BEL, CR, C1, ...) written as `\\x1b`, so
+    step output shown on a terminal cannot move the cursor, retitle the window or hide lines."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

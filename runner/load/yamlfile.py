@@ -17,6 +17,7 @@ from runner.errors import InputError
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class Node(dict[str, Any]):
@@ -52,7 +53,11 @@ class _Loader(_Base):  # type: ignore[misc]
         data.line = node.start_mark.line + 1
         data.key_lines = {}
         yield data
+        merges = []
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                merges.append((key_node.start_mark.line + 1, value_node))
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
@@ -64,6 +69,20 @@ class _Loader(_Base):  # type: ignore[misc]
                 )
             data.key_lines[key] = line
             data[key] = self.construct_object(value_node, deep=True)
+        for line, value_node in merges:
+            self._merge(data, line, value_node)
+
+    def _merge(self, data: Node, line: int, value_node: Any) -> None:
+        """`<<: *base` or `<<: [*a, *b]`: keys the mapping lacks, the first source winning."""
+        value = self.construct_object(value_node, deep=True)
+        for source in value if isinstance(value, list) else [value]:
+            if not isinstance(source, dict):
+                raise InputError.one(self.file, line, "<<", "a mapping or a list of mappings "
+                                     "to merge", "another value")
+            for key, item in source.items():
+                if key not in data.key_lines:
+                    data.key_lines[key] = line
+                    data[key] = item
 
     def construct_yaml_seq(self, node: SequenceNode) -> Any:
         data = Seq()

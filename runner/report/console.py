@@ -12,6 +12,7 @@ import click
 
 from runner.events import Event, RunFinished, RunStarted, StepFinished
 from runner.model import HostResult, Status, StepResult
+from runner.redact import escape_controls
 
 TAIL_LINES = 5
 # the recap always shows these counts; error and interrupted only when there are some
@@ -72,7 +73,7 @@ class ConsoleReporter:
         if r.attempts > 1:
             line += f"  ({r.attempts} attempts)"
         if r.reason:
-            line += f"  {r.reason}"
+            line += f"  {escape_controls(r.reason)}"
         self._say(line)
         if self.verbose:
             shown = [*_tail(r.stdout), *_tail(r.stderr)]
@@ -108,5 +109,5 @@ def _check_text(event: RunStarted) -> str:
 
 
 def _tail(text: str) -> list[str]:
-    lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    lines = [escape_controls(line) for line in text.rstrip().splitlines() if line.strip()]
     return lines[-TAIL_LINES:]

@@ -26,6 +26,7 @@ CASES = {
     "folder": ["folder"],
     "several-sources-merged": ["merge-a.ini", "merge-b.yml"],
     "host-list": ["h1,h2:2222,web[1:2],"],
+    "yaml-merge-keys": ["merge-keys.yml"],
 }
 INVALID = sorted(p for p in (CORPUS / "invalid").iterdir() if p.suffix in (".ini", ".yml"))
 
