@@ -11,17 +11,17 @@ imports jinja2 when no template is rendered): it reuses the validated order and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from runner.errors import InputError, Problem, did_you_mean
+from runner.errors import InputError, Problem
 from runner.inventory import Host, Inventory
 from runner.inventory.patterns import select
-from runner.model import Playbook, Step
+from runner.model import Playbook
 from runner.plan import cache as plancache
 from runner.plan import graph
 from runner.plan.graph import Key, Node
-from runner.templating import problems_in, strings_in
+from runner.templating.checks import template_problems
 
 __all__ = ["Key", "Node", "Plan", "build", "targets", "unique_books"]
 
@@ -103,34 +103,12 @@ def _validated(books: tuple[Playbook, ...], nodes: dict[Key, Node],
     return order, needs
 
 
-def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
-    """(field, text, is_expression) for every templated string of a step."""
-    if step.when is not None:
-        yield "when", step.when, True
-    for field, action in (("action", step.action), ("recover", step.recover)):
-        if action is not None:
-            label = field if field == "recover" else (step.kind if action.is_shell
-                                                      else action.module)
-            for text in strings_in(dict(action.args)):
-                yield label, text, False
-    for name, value in step.env.items():
-        yield f"env.{name}", value, False
-    if step.cwd:
-        yield "cwd", step.cwd, False
-
-
 def _template_problems(books: tuple[Playbook, ...], extra: set[str] | None) -> list[Problem]:
     problems = []
     for book in books:
         known = None if extra is None else {*book.vars, *book.defaults, *book.secrets, *extra}
-        for step in book.steps:
-            for field, text, is_expression in _template_fields(step):
-                found_problems = problems_in(text, known, is_expression, guard=step.when or "")
-                for expected, found, name in found_problems:
-                    hint = did_you_mean(name, known) if name and known else ""
-                    line = step.line_of(field.split(".")[0])
-                    problems.append(Problem(book.path, line, f"steps[{step.index}].{field}",
-                                            expected, found, hint))
+        problems += template_problems(book.path, book.steps, known,
+                                      [s.name for s in book.steps])
     return problems
 
 
