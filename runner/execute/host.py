@@ -19,7 +19,8 @@ from runner.inventory import Host
 from runner.model import HostResult, Playbook, Status, StepResult
 from runner.plan import Key, Node
 from runner.redact import secret_values
-from runner.templating import TemplateFailure, render
+from runner.templating import TemplateFailure
+from runner.templating.variables import resolve
 
 
 class HostRun:
@@ -187,23 +188,18 @@ class HostRun:
 
 def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]:
     """Playbook defaults < inventory vars < playbook vars < secrets < -e, with Ansible's
-    magic variables."""
+    magic variables, each rendered when used (runner.templating.variables)."""
     inv = ctx.inventory
-    context: dict[str, Any] = {"env": dict(os.environ)}
-    for name, value in book.defaults.items():
-        context[name] = render(value, context)
-    context |= {
-        **host.vars,
+    plain = {
+        "env": dict(os.environ),
         "inventory_hostname": host.name, "inventory_hostname_short": host.name.split(".")[0],
         "group_names": sorted(host.groups), "playbook_name": book.name,
         "groups": {g: inv.group_members(g) for g in inv.groups},
         "hostvars": {h.name: h.vars for h in inv.hosts.values()},
-        "check_mode": ctx.check_mode, **ctx.extra_vars,
+        "check_mode": ctx.check_mode,
     }
-    for source in (book.vars, book.secrets):
-        for name, value in source.items():
-            if name not in ctx.extra_vars:
-                context[name] = render(value, context)
-    ctx.redactor.add(str(context[name]) for name in book.secrets)
+    layers = [book.defaults, host.vars, book.vars, book.secrets, ctx.extra_vars]
+    context = resolve(layers, plain)
+    ctx.redactor.add(secret_values({name: context[name] for name in book.secrets}, all_=True))
     ctx.redactor.add(secret_values(context))
     return context

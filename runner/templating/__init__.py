@@ -70,10 +70,12 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
             return value
         from jinja2 import Undefined
 
-        from runner.templating.sandbox import environment, render_native
+        from runner.templating.sandbox import Failed, environment, render_native
 
         with _failures(""), _default_bounds():
-            result = render_native(environment().from_string(value), dict(context))
+            result = render_native(environment().from_string(value), context)
+        if isinstance(result, Failed):  # a variable that could not be rendered, used alone
+            raise TemplateFailure(result.message)
         if isinstance(result, Undefined):  # a lone `{{ x }}` hands back the Undefined itself
             raise TemplateFailure(f"undefined variable: {result._undefined_message}")
         return result

@@ -7,11 +7,13 @@ import itertools
 from pathlib import Path
 
 import pydot
+import pytest
 
 from runner.redact import escape_controls
 from runner.report.console import ConsoleReporter
 from tests.helpers import urs, write
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydot on pyparsing 3
 NAMES = ['a"b', 'x" [color=red]; evil [label="y', "back\\", "semi;colon", "line\nbreak",
          "brace} digraph z {", "arrow --> s0"]
 
