@@ -21,10 +21,17 @@ from runner.inventory.hostrange import RangeError, expand, split_port
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+_SHELL_SPECIAL = re.compile(r"[\"'\\#]")  # without them, shlex.split is str.split
+
+
+_PLAIN = re.compile(r"[A-Za-z_][\w.-]*|\d+(?:\.\d+){2,}")  # names, IPs: never literals
+_LITERAL_NAMES = {"True", "False", "None"}
 
 
 def parse_value(text: str) -> Any:
     """An INI value as Ansible types it: a Python literal when it is one, else the text."""
+    if _PLAIN.fullmatch(text) and text not in _LITERAL_NAMES:
+        return text  # what literal_eval would refuse, without compiling it
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)
@@ -118,7 +125,8 @@ class _IniReader:
 
     def _hosts(self, line: str) -> None:
         try:
-            tokens = shlex.split(line, comments=True)
+            tokens = line.split() if not _SHELL_SPECIAL.search(line) else \
+                shlex.split(line, comments=True)
         except ValueError as exc:
             raise self.fail("a host line with balanced quotes", f"{line!r} ({exc})") from None
         pattern, port = split_port(tokens[0])
