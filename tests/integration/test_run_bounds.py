@@ -298,9 +298,9 @@ def test_status_reads_the_latest_outcomes_kept_by_the_store(tmp_path: Path) -> N
     book = write(tmp_path, "steps:\n  - name: a\n    run: 'false'\n", "book.yml")
     urs("run", str(book), "--store", str(path))
     out = urs("status", "--json", "--store", str(path), "-p", "book")
-    assert sorted((r["step"], r["status"]) for r in _json_rows(out.stdout)) == \
-        [("a", "failed"), ("b", "ok")]
-    assert _rows(path, "SELECT COUNT(*) FROM latest_steps") == [(2,)]
+    assert sorted((r["host"], r["step"], r["status"]) for r in _json_rows(out.stdout)) == \
+        [("h", "a", "ok"), ("h", "b", "ok"), ("localhost", "a", "failed")]
+    assert _rows(path, "SELECT COUNT(*) FROM latest_steps") == [(3,)]
 
 
 def _json_rows(text: str) -> list[dict[str, object]]:
