@@ -74,10 +74,12 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
     """
     from runner import pipeline
+    from runner.plan import check_tags
     from runner.report.console import ConsoleReporter
     from runner.report.jsonl import JsonReporter
 
     loaded = _load(playbooks, inventories, extra, limit)
+    check_tags(loaded.plan, _names(tags), _names(skip_tags))
     reporter = JsonReporter() if as_json else ConsoleReporter(verbose=verbose)
     why_check = "--check" if check_mode else auto_recovery_off(loaded)
     options = pipeline.Options(

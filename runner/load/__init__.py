@@ -15,7 +15,7 @@ from typing import TypeVar
 from runner.errors import InputError, Problem, did_you_mean
 from runner.fields import Fields
 from runner.inventory import Inventory
-from runner.load import yamlfile
+from runner.load import extravars, yamlfile
 from runner.load.schema import Parsed, build_playbook
 from runner.model import Playbook
 
@@ -198,6 +198,9 @@ def load_all(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequen
     known = None if variables is None or inventory is None else \
         {*variables, *(k for h in inventory.hosts.values() for k in h.vars)}
     book = attempt(lambda: load(playbooks, modules, known=known))
+    if book is not None and variables is not None:
+        variables, wrong = extravars.typed(book, variables)
+        problems.extend(wrong)
     if problems or book is None or inventory is None or variables is None:
         raise InputError(problems)
     return book, inventory, variables

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from runner.errors import InputError, Problem
+from runner.errors import InputError, Problem, did_you_mean
 from runner.inventory import Host, Inventory
 from runner.inventory.patterns import select
 from runner.model import Playbook
@@ -23,7 +23,7 @@ from runner.plan import graph
 from runner.plan.graph import Key, Node
 from runner.templating.checks import template_problems
 
-__all__ = ["Key", "Node", "Plan", "build", "targets", "unique_books"]
+__all__ = ["Key", "Node", "Plan", "build", "check_tags", "targets", "unique_books"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,16 @@ def targets(plan: Plan, inventory: Inventory,
         raise InputError.one("--limit", None, "", "hosts that the playbooks' patterns include",
                              f"'{limit}', which leaves none")
     return chosen, notices
+
+
+def check_tags(plan: Plan, tags: Iterable[str], skip_tags: Iterable[str]) -> None:
+    """InputError for each --tags or --skip-tags name no step has, with a did-you-mean: a
+    misspelt tag would silently run nothing, or skip nothing."""
+    known = {tag for node in plan.nodes.values() for tag in node.step.tags}
+    listed = ", ".join(sorted(known)) or "none"
+    problems = [Problem(option, None, "", f"a tag some step has ({listed})", f"'{tag}'",
+                        did_you_mean(tag, known))
+                for option, given in (("--tags", tags), ("--skip-tags", skip_tags))
+                for tag in sorted(given) if tag not in known]
+    if problems:
+        raise InputError(problems)
