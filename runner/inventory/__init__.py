@@ -35,6 +35,7 @@ class Inventory:
     hosts: Mapping[str, Host]
     groups: Mapping[str, Group]
     sources: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # for the user, as ansible-inventory warns
 
     @cached_property
     def members(self) -> dict[str, list[str]]:

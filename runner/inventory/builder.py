@@ -8,6 +8,7 @@ Ansible does: `all` and `ungrouped`, group depth, and variable precedence
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,10 @@ class _Group:
     members: set[str] = field(default_factory=set)  # hosts, for O(1) membership
 
 
+# what Ansible calls an invalid group name: not a Python identifier (TRANSFORM_INVALID_GROUP_CHARS)
+INVALID_GROUP_NAME = re.compile(r"^[\d\W]|[^\w]", re.ASCII)
+
+
 class CycleError(ValueError):
     """A group would become its own ancestor."""
 
@@ -40,10 +45,13 @@ class Builder:
         self.host_file_vars: dict[str, dict[str, Any]] = {}
         self.sources: list[str] = []
         self._positions: dict[str, int] = {}
+        self.invalid_names: list[str] = []  # kept as written, as ansible-inventory 2.19 does
 
     def add_group(self, name: str) -> _Group:
         if name not in self.groups:
             self.groups[name] = _Group(name)
+            if INVALID_GROUP_NAME.search(name):
+                self.invalid_names.append(name)
         return self.groups[name]
 
     def add_host(self, name: str, group: str | None = None, port: int | None = None) -> None:
@@ -153,4 +161,10 @@ class Builder:
                                tuple(g.name for g in found if g.name != "all"))
         groups = {g.name: Group(g.name, tuple(g.hosts), tuple(g.children), dict(g.vars))
                   for g in self.groups.values()}
-        return Inventory(hosts, groups, tuple(self.sources))
+        return Inventory(hosts, groups, tuple(self.sources), self._warnings())
+
+    def _warnings(self) -> tuple[str, ...]:
+        if not self.invalid_names:
+            return ()
+        return ("warning: invalid characters were found in group names but not replaced "
+                "(as ansible-inventory does by default): " + ", ".join(self.invalid_names),)

@@ -20,7 +20,6 @@ from runner.inventory.hostrange import RangeError, expand, split_port
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _SHELL_SPECIAL = re.compile(r"[\"'\\#]")  # without them, shlex.split is str.split
 
 
@@ -56,10 +55,6 @@ def _coerce(value: Any) -> Any:
     return value
 
 
-def safe_group_name(name: str) -> str:
-    return _UNSAFE.sub("_", name)
-
-
 class _IniReader:
     def __init__(self, builder: Builder, file: str) -> None:
         self.b, self.file = builder, file
@@ -84,7 +79,7 @@ class _IniReader:
     def _line(self, line: str) -> None:
         section = _SECTION.match(line)
         if section:
-            self._section(safe_group_name(section.group(1)), section.group(2) or "hosts")
+            self._section(section.group(1), section.group(2) or "hosts")
         elif line.startswith("[") and line.endswith("]"):
             raise self.fail("a section like [group], [group:vars] or [group:children]",
                             repr(line))
