@@ -138,9 +138,9 @@ def build_playbook(data: Any, file: str, stem: str, modules: Mapping[str, Fields
         return None, col.problems, parsed
     book = Playbook(
         name=str(data.get("name") or stem), path=file, description=data.get("description") or "",
-        hosts=data.get("hosts") or "all", vars=dict(data.get("vars") or {}),
-        defaults=dict(data.get("defaults") or {}),
-        secrets=dict(data.get("secrets") or {}), steps=tuple(steps), includes=tuple(includes),
+        hosts=data.get("hosts") or "all", vars=data.get("vars") or {},
+        defaults=data.get("defaults") or {},
+        secrets=data.get("secrets") or {}, steps=tuple(steps), includes=tuple(includes),
         concurrency=data.get("concurrency") or 4, serial=data.get("serial"),
         timeout=parse_duration(data["timeout"]) if "timeout" in data else None,
         max_fail_percentage=data.get("max_fail_percentage"),

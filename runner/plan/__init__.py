@@ -21,7 +21,7 @@ from runner.model import Playbook
 from runner.plan import cache as plancache
 from runner.plan import graph
 from runner.plan.graph import Key, Node
-from runner.templating.checks import template_problems
+from runner.templating.checks import template_problems, variable_problems
 
 __all__ = ["Key", "Node", "Plan", "build", "check_tags", "targets", "unique_books"]
 
@@ -107,9 +107,11 @@ def _template_problems(books: tuple[Playbook, ...], extra: set[str] | None) -> l
     problems = []
     for book in books:
         known = None if extra is None else {*book.vars, *book.defaults, *book.secrets, *extra}
-        problems += template_problems(book.path, book.steps, known,
-                                      [s.name for s in book.steps])
-    return problems
+        names = [s.name for s in book.steps]
+        problems += template_problems(book.path, book.steps, known, names)
+        sources = {"defaults": book.defaults, "vars": book.vars, "secrets": book.secrets}
+        problems += variable_problems(book.path, sources, known, names)
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
 def targets(plan: Plan, inventory: Inventory,

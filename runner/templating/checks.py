@@ -5,7 +5,7 @@ sandbox allows. Each finding is (expected, found, hint), so every caller words i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from runner.errors import Problem, did_you_mean
@@ -110,6 +110,24 @@ def template_problems(file: str, steps: Iterable[Step], variables: Iterable[str]
                                                      guard=step.when or "", steps=names):
                 problems.append(Problem(file, line, f"steps[{step.index}].{field}", expected,
                                         found, hint))
+    return problems
+
+
+def variable_problems(file: str, sources: Mapping[str, Mapping[str, Any]],
+                      variables: Iterable[str] | None, step_names: Iterable[str]) -> list[Problem]:
+    """Template problems in the values of a playbook's `vars`, `defaults` and `secrets`."""
+    from runner.templating import problems_in, strings_in
+
+    problems = []
+    names, known = set(step_names), None if variables is None else set(variables)
+    for section, values in sources.items():
+        line_of = getattr(values, "line_of", lambda _key: None)
+        for name, value in values.items():
+            for text in strings_in(value):
+                problems += [Problem(file, line_of(name), f"{section}.{name}", expected, found,
+                                     hint)
+                             for expected, found, hint in problems_in(text, known,
+                                                                      steps=names)]
     return problems
 
 
