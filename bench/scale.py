@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -40,15 +40,19 @@ def urs(*args: str, work: Path) -> list[str]:
         if args[0] in {"run", "status", "history"} else [sys.executable, "-m", "runner", *args]
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and the child's peak RSS in KB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and this child's peak RSS in KB (cwd: not a checkout, whose runner/
+    would shadow PYTHONPATH's)."""
     start = time.perf_counter()
-    out = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    took = time.perf_counter() - start
-    if out.returncode not in (0, 1):
-        raise RuntimeError(f"{argv} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return took, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        _, status, usage = os.wait4(child.pid, 0)
+        took = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):
+            out.seek(0)
+            raise RuntimeError(f"{argv} failed ({child.returncode}):\n{out.read().decode()}")
+    return took, usage.ru_maxrss
 
 
 def median(run: Callable[[], float], repeat: int) -> float:
@@ -89,10 +93,8 @@ def inventory_yaml(hosts: int, groups: int = 100) -> str:
 
 
 def fill_store(path: Path, outcomes: int, hosts: int = 5, steps: int = 20) -> None:
-    """A store with `outcomes` step outcomes: runs of `steps` steps on `hosts` hosts."""
-    from runner.record.store import open_store
-
-    open_store(path).close()
+    """A store (already made by the urs measured) with `outcomes` step outcomes: runs of
+    `steps` steps on `hosts` hosts."""
     db = sqlite3.connect(path)
     db.execute("PRAGMA synchronous = OFF")
     start = time.time() - outcomes // (hosts * steps) * 60
@@ -124,7 +126,7 @@ class Bench:
         def once() -> float:
             if cold:
                 shutil.rmtree(self.work / "cache", ignore_errors=True)
-            took, peak = timed(argv, self.env)
+            took, peak = timed(argv, self.env, self.work)
             peaks.append(peak)
             return took
         return median(once, self.repeat), max(peaks)
@@ -183,6 +185,7 @@ class Bench:
         self.report(f"hosts: urs run, 5 steps x {count} local hosts", took, peak)
 
     def store(self, outcomes: int) -> None:
+        timed(urs("history", work=self.work), self.env, self.work)  # the store, its schema
         fill_store(self.work / "urs.db", outcomes)
         for command in ("status", "history"):
             took, peak = self.wall(urs(command, work=self.work))

@@ -16,6 +16,7 @@ from typing import Any
 
 from runner.errors import Interrupted
 
+FAILED_VARIABLE = ("variables refer to each other", "vars: ")  # runner.templating.variables
 MAX_RENDER_S = 10.0  # no template may take longer, whatever the step's timeout
 
 
@@ -114,6 +115,8 @@ def _failures(prefix: str) -> Iterator[None]:
     except (TemplateFailure, Interrupted):
         raise
     except UndefinedError as exc:
+        if str(exc.message).startswith(FAILED_VARIABLE):  # a variable that could not render
+            raise TemplateFailure(f"{prefix}{exc.message}") from None
         raise TemplateFailure(f"{prefix}undefined variable: {exc.message}") from None
     except TemplateError as exc:
         raise TemplateFailure(f"{prefix}template error: {exc.message or exc}") from None

@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from runner.templating import TemplateFailure, is_template, render
-
-LOOP = "variables that do not refer to themselves"
+from runner.templating import FAILED_VARIABLE, TemplateFailure, is_template, render
 
 
 class Resolver(Mapping[str, Any]):
@@ -38,16 +36,17 @@ class Resolver(Mapping[str, Any]):
     def _resolve(self, name: str) -> Any:
         if name in self._stack:
             path = " -> ".join([*self._stack[self._stack.index(name):], name])
-            raise TemplateFailure(f"variables refer to each other in a loop: {path}")
+            raise TemplateFailure(f"{FAILED_VARIABLE[0]} in a loop: {path}")
         self._stack.append(name)
         try:
             value = self._raw[name]
             self._done[name] = render(value, self) if _templated(value) else value
         except TemplateFailure as exc:
-            self._failed[name] = str(exc) if str(exc).startswith(("variables refer",
-                                                                  "vars: ")) \
-                else f"vars: {name}: {exc}"
-            raise TemplateFailure(self._failed[name]) from None
+            message = str(exc)
+            if not message.startswith(FAILED_VARIABLE):  # the first variable to fail names itself
+                message = f"vars: {name}: {message}"
+            self._failed[name] = message
+            raise TemplateFailure(message) from None
         finally:
             self._stack.pop()
         return self._done[name]

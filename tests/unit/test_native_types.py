@@ -54,3 +54,20 @@ steps:
 """)
         outcome = run_book(book)
     assert outcome.steps["open"].status == "ok", outcome.steps["open"].reason
+
+
+def test_a_variable_that_cannot_render_fails_only_where_used_naming_itself() -> None:
+    from runner.templating import TemplateFailure
+    from runner.templating.variables import resolve
+
+    context = resolve([{"a": "{{ b }}", "b": "{{ a }}", "c": "{{ nope }}", "d": "x{{ c }}",
+                        "fine": 1}], {"env": {}})
+    assert render("{{ fine }}", context) == 1
+    for template, message in (("{{ a }}", "variables refer to each other in a loop: a -> b -> a"),
+                              ("{{ d }}", "vars: c: undefined variable: 'nope' is undefined"),
+                              ("{{ c }}y", "vars: c: undefined variable: 'nope' is undefined"),
+                              ("{{ c is defined }}", None)):
+        try:
+            assert render(template, context) is False and message is None
+        except TemplateFailure as exc:
+            assert str(exc) == message
