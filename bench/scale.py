@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sqlite3
@@ -41,18 +40,16 @@ def urs(*args: str, work: Path) -> list[str]:
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and this child's peak RSS in KB (cwd: not a checkout, whose runner/
-    would shadow PYTHONPATH's)."""
+    """Wall seconds and the command's peak RSS in KB, as GNU time reports it (a child forked
+    from this process would count this process's pages). cwd: not a checkout, whose runner/
+    would shadow PYTHONPATH's."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        _, status, usage = os.wait4(child.pid, 0)
-        took = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode not in (0, 1):
-            out.seek(0)
-            raise RuntimeError(f"{argv} failed ({child.returncode}):\n{out.read().decode()}")
-    return took, usage.ru_maxrss
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], capture_output=True, text=True,
+                         env=env, cwd=cwd, check=False)
+    took = time.perf_counter() - start
+    if out.returncode not in (0, 1):
+        raise RuntimeError(f"{argv} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return took, int(out.stderr.strip().splitlines()[-1])
 
 
 def median(run: Callable[[], float], repeat: int) -> float:
