@@ -131,14 +131,17 @@ def load(refs: Sequence[str], modules: Mapping[str, Fields],
 
 
 def _with_templates(loader: Loader, known: Iterable[str] | None) -> list[Problem]:
-    from runner.templating.checks import template_problems
+    from runner.templating.checks import rejected_step_problems, template_problems
 
     outside = None if known is None else set(known)
     problems = dict.fromkeys(loader.problems)
     for parsed in {p.file: p for p in loader.parsed}.values():
         variables = None if outside is None else parsed.variables | outside
-        problems.update(dict.fromkeys(template_problems(parsed.file, parsed.steps, variables,
-                                                        parsed.step_names)))
+        found = template_problems(parsed.file, parsed.steps, variables, parsed.step_names)
+        for index, node in parsed.rejected:
+            found += rejected_step_problems(parsed.file, index, node, variables,
+                                            parsed.step_names)
+        problems.update(dict.fromkeys(found))
     return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 

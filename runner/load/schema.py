@@ -63,6 +63,7 @@ class Parsed:
     steps: list[Step] = field(default_factory=list)
     variables: set[str] = field(default_factory=set)
     step_names: set[str] = field(default_factory=set)
+    rejected: list[tuple[int, Node]] = field(default_factory=list)  # steps that did not parse
 
 
 Resolve = Callable[[str, str, int], Playbook | None]
@@ -75,6 +76,7 @@ class Collector:
         self.file = file
         self.problems: list[Problem] = []
         self.step_names: set[str] = set()
+        self.rejected: list[tuple[int, Node]] = []  # steps with problems, as loaded
 
     def add(self, line: int | None, field: str, expected: str, found: str = "",
             hint: str = "") -> None:
@@ -131,6 +133,7 @@ def build_playbook(data: Any, file: str, stem: str, modules: Mapping[str, Fields
     col.step_names = parsed.step_names = {str(s["name"]) for s in raw_steps
                                           if isinstance(s, dict) and "name" in s}
     parsed.steps = steps = _steps(col, data.get("steps"), modules)
+    parsed.rejected = col.rejected
     parsed.variables = {k for key in ("vars", "defaults", "secrets")
                         if isinstance(data.get(key), dict) for k in data[key]}
     includes = _includes(col, data, resolve)
@@ -180,6 +183,8 @@ def _steps(col: Collector, raw: object, modules: Mapping[str, Fields]) -> list[S
         step = _step(col, item, index, where, modules)
         if step is not None:
             steps.append(step)
+        else:
+            col.rejected.append((index, item))
     _check_needs(col, raw, steps, set(seen))
     return steps
 

@@ -131,6 +131,36 @@ def variable_problems(file: str, sources: Mapping[str, Mapping[str, Any]],
     return problems
 
 
+NOT_TEMPLATED = frozenset({"name", "description", "needs", "tags", "retries", "delay",
+                           "backoff", "max_delay", "timeout", "ignore_errors", "become",
+                           "become_user", "no_log", "local", "run_once", "ok_codes"})
+
+
+def rejected_step_problems(file: str, index: int, node: Mapping[str, Any],
+                           variables: Iterable[str] | None,
+                           step_names: Iterable[str]) -> list[Problem]:
+    """Template problems of a step that did not pass the schema, read from its YAML, so a
+    misspelt filter is reported together with the step's misspelt key."""
+    from runner.templating import is_template, problems_in, strings_in
+
+    problems = []
+    names, known = set(step_names), None if variables is None else set(variables)
+    line_of = getattr(node, "line_of", lambda _key: None)
+    when = node.get("when")
+    guard = when if isinstance(when, str) else ""
+    for key, value in node.items():
+        if key in NOT_TEMPLATED:
+            continue
+        is_expression = key == "when" and isinstance(value, str)
+        for text in [value] if is_expression else strings_in(value):
+            if is_expression or is_template(text):
+                problems += [Problem(file, line_of(key), f"steps[{index}].{key}", expected,
+                                     found, hint)
+                             for expected, found, hint in problems_in(
+                                 text, known, is_expression, guard=guard, steps=names)]
+    return problems
+
+
 def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
     """(field, text, is_expression) for every templated string of a step."""
     from runner.templating import strings_in
