@@ -62,6 +62,7 @@ def prepare(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequenc
     known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
     the_plan = plan.build(book, known)
     targets, notices = plan.targets(the_plan, inv, limit)
+    notices += [*inv.warnings, *load.extravars.unused(book, extra_vars)]
     return Loaded(the_plan, inv, targets, extra_vars, modules, tuple(notices))
 
 

@@ -1,7 +1,10 @@
 """Secrets never leave the process: values are masked wherever urs writes text.
 
 Secret values come from a playbook's `secrets:`, from variables and environment variables
-whose names look secret (TOKEN, SECRET, PASSWORD, KEY, ...), and from `no_log` steps.
+whose names look secret (TOKEN, SECRET, PASSWORD, `*_pass`, KEY, ...; inside nested mappings
+too, but never a `*_file` or `*_path`: a key file's path is not the key), and from `no_log`
+steps. Each is masked as written and in its common transformations: upper and lower case,
+base64 and URL encoding. docs/security.md says what cannot be masked.
 """
 
 from __future__ import annotations
@@ -15,13 +18,42 @@ from typing import Any
 from runner.model import StepResult
 
 MASK = "********"
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW(OR)?D|PASSPHRASE|KEY|CREDENTIAL|AUTH", re.I)
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW(OR)?D|(^|_)PASS($|_)|PASSPHRASE|KEY|CREDENTIAL|"
+                         r"AUTH", re.I)
+NOT_SECRET_NAME = re.compile(r"(_FILE|_FILES|_PATH|_DIR)$", re.I)  # where a secret is, not it
 MIN_LENGTH = 4  # shorter values would mask ordinary words and numbers
 
 
-def secret_values(values: Mapping[str, Any]) -> list[str]:
-    """Values of the entries whose names look secret."""
-    return [str(v) for k, v in values.items() if SECRET_NAME.search(k) and _maskable(v)]
+def secret_values(values: Mapping[str, Any], all_: bool = False) -> list[str]:
+    """Values of the entries whose names look secret, inside nested mappings and lists too;
+    all_: every value (a playbook's `secrets:`)."""
+    found: list[str] = []
+    for key, value in values.items():
+        name = str(key)
+        secret = all_ or (SECRET_NAME.search(name) is not None
+                          and not NOT_SECRET_NAME.search(name))
+        found.extend(_values(value, secret))
+    return found
+
+
+def _values(value: Any, secret: bool) -> list[str]:
+    if isinstance(value, Mapping):
+        return secret_values(value, secret)
+    if isinstance(value, list | tuple):
+        return [v for item in value for v in _values(item, secret)]
+    return [str(value)] if secret and _maskable(value) else []
+
+
+def variants(value: str) -> set[str]:
+    """A secret as written and as commonly transformed: case, base64, URL encoding."""
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    raw = value.encode("utf-8", "surrogatepass")
+    encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    encoded |= {e.rstrip("=") for e in encoded}
+    forms = {value, value.upper(), value.lower(), quote(value, safe=""), quote_plus(value)}
+    return {f for f in forms | encoded if len(f) >= MIN_LENGTH}
 
 
 def _maskable(value: object) -> bool:
@@ -38,7 +70,7 @@ class Redactor:
         self.add(values)
 
     def add(self, values: Iterable[Any]) -> None:
-        new = {str(v) for v in values if _maskable(v)} - self._values
+        new = {f for v in values if _maskable(v) for f in variants(str(v))} - self._values
         if not new:
             return
         with self._lock:
@@ -69,3 +101,12 @@ class Redactor:
             result, stdout=self.text(result.stdout), stderr=self.text(result.stderr),
             reason=self.text(result.reason), fields=self.value(dict(result.fields)),
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """Text with terminal control characters (ESC, BEL, CR, C1, ...) written as `\\x1b`, so
+    step output shown on a terminal cannot move the cursor, retitle the window or hide lines."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

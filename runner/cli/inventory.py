@@ -24,6 +24,8 @@ def inventory(inventories: tuple[str, ...], as_list: bool, as_graph: bool,
     from runner.inventory.sources import load_inventory
 
     inv = load_inventory(inventories)
+    for warning in inv.warnings:
+        click.echo(warning, err=True)
     if host is not None:
         if host not in inv.hosts:
             raise InputError.one("--host", None, "", "a host of the inventory", repr(host))

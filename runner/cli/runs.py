@@ -133,6 +133,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
     """
     from runner import pipeline
+    from runner.plan import check_tags
     from runner.report.console import ConsoleReporter
     from runner.report.jsonl import JsonReporter
 
@@ -141,6 +142,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     say = json_out.notice if json_out else lambda text: click.echo(text, err=True)
     with _as_json_lines(json_out):
         loaded = _load(playbooks, inventories, extra, limit, say)
+        check_tags(loaded.plan, _names(tags), _names(skip_tags))
         if list_hosts or list_steps:
             _listing(loaded, list_hosts, list_steps, _names(tags), _names(skip_tags))
             return

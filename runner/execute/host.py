@@ -3,11 +3,14 @@ bounded by the playbook's concurrency; dependents of a failed step are skipped w
 
 from __future__ import annotations
 
+import heapq
 import os
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
+from itertools import islice
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
@@ -19,7 +22,8 @@ from runner.inventory import Host
 from runner.model import HostResult, Playbook, Status, StepResult
 from runner.plan import Key, Node
 from runner.redact import secret_values
-from runner.templating import TemplateFailure, render
+from runner.templating import TemplateFailure
+from runner.templating.variables import resolve
 
 
 class HostRun:
@@ -34,6 +38,7 @@ class HostRun:
         self.steps_vars: dict[str, dict[str, Any]] = {name: {} for name in names}
         self.contexts: dict[str, dict[str, Any]] = {}
         self.lost = ""  # why the connection was lost mid-run
+        self._ready: Ready | None = None
 
     def run(self) -> HostResult:
         try:
@@ -79,20 +84,25 @@ class HostRun:
 
     def _start_ready(self, pending: dict[Key, Node], running: dict[Future[StepResult], Node],
                      pool: ThreadPoolExecutor, conn: Connection, limit: int) -> bool:
-        for key, node in list(pending.items()):
-            needs = self.ctx.plan.needs(key)
-            if any(n.key not in self.results for n in needs):
-                continue
-            blocked = self._blocked(node, needs)
-            if blocked is not None:
-                del pending[key]
-                self._finish(node, blocked)
-                return True
-            if len(running) < limit:
-                del pending[key]
-                running[pool.submit(self._run_step, node, conn)] = node
-                return True
-        return False
+        """Start (or skip) the first ready step in file order; whether one was. Linear over a
+        run: steps become ready as their last need ends (runner.execute.host.Ready)."""
+        if self._ready is None:
+            self._ready = Ready(self.nodes, self.ctx.plan.needs)
+        self._ready.ended(self.results)
+        key = self._ready.first()
+        if key is None:
+            return False
+        node = pending[key]
+        blocked = self._blocked(node, self.ctx.plan.needs(key))
+        if blocked is None and len(running) >= limit:
+            return False
+        self._ready.take()
+        del pending[key]
+        if blocked is not None:
+            self._finish(node, blocked)
+        else:
+            running[pool.submit(self._run_step, node, conn)] = node
+        return True
 
     def _blocked(self, node: Node, needs: list[Node]) -> StepResult | None:
         """A skipped or unreachable result when the step must not run, else None."""
@@ -195,23 +205,50 @@ class HostRun:
 
 def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]:
     """Playbook defaults < inventory vars < playbook vars < secrets < -e, with Ansible's
-    magic variables."""
+    magic variables, each rendered when used (runner.templating.variables)."""
     inv = ctx.inventory
-    context: dict[str, Any] = {"env": dict(os.environ)}
-    for name, value in book.defaults.items():
-        context[name] = render(value, context)
-    context |= {
-        **host.vars,
+    plain = {
+        "env": dict(os.environ),
         "inventory_hostname": host.name, "inventory_hostname_short": host.name.split(".")[0],
         "group_names": sorted(host.groups), "playbook_name": book.name,
-        "groups": {g: inv.group_members(g) for g in inv.groups},
-        "hostvars": {h.name: h.vars for h in inv.hosts.values()},
-        "check_mode": ctx.check_mode, **ctx.extra_vars,
+        "groups": inv.members, "hostvars": inv.hostvars,
+        "check_mode": ctx.check_mode,
     }
-    for source in (book.vars, book.secrets):
-        for name, value in source.items():
-            if name not in ctx.extra_vars:
-                context[name] = render(value, context)
-    ctx.redactor.add(str(context[name]) for name in book.secrets)
+    layers = [book.defaults, host.vars, book.vars, book.secrets, ctx.extra_vars]
+    context = resolve(layers, plain)
+    ctx.redactor.add(secret_values({name: context[name] for name in book.secrets}, all_=True))
     ctx.redactor.add(secret_values(context))
     return context
+
+
+class Ready:
+    """Steps whose needs have all ended, in file order: each step's count of needs still
+    running goes down as they end, so a run costs O(steps + needs), not O(steps^2)."""
+
+    def __init__(self, nodes: list[Node], needs: Callable[[Key], list[Node]]) -> None:
+        self.position = {node.key: index for index, node in enumerate(nodes)}
+        self.waiting = {node.key: len(needs(node.key)) for node in nodes}
+        self.dependents: dict[Key, list[Key]] = {}
+        for node in nodes:
+            for need in needs(node.key):
+                self.dependents.setdefault(need.key, []).append(node.key)
+        self.heap = [(self.position[k], k) for k, count in self.waiting.items() if count == 0]
+        heapq.heapify(self.heap)
+        self.seen = 0  # results already counted
+
+    def ended(self, results: dict[Key, StepResult]) -> list[Key]:
+        """Steps that ended since the last call (results only grow, in order of ending)."""
+        fresh = list(islice(reversed(results.keys()), len(results) - self.seen))[::-1]
+        self.seen = len(results)
+        for key in fresh:
+            for dependent in self.dependents.get(key, ()):
+                self.waiting[dependent] -= 1
+                if self.waiting[dependent] == 0:
+                    heapq.heappush(self.heap, (self.position[dependent], dependent))
+        return fresh
+
+    def first(self) -> Key | None:
+        return self.heap[0][1] if self.heap else None
+
+    def take(self) -> None:
+        heapq.heappop(self.heap)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -34,6 +35,17 @@ class Inventory:
     hosts: Mapping[str, Host]
     groups: Mapping[str, Group]
     sources: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # for the user, as ansible-inventory warns
+
+    @cached_property
+    def members(self) -> dict[str, list[str]]:
+        """Every group's hosts (`groups` in templates), computed once."""
+        return {name: self.group_members(name) for name in self.groups}
+
+    @cached_property
+    def hostvars(self) -> dict[str, Mapping[str, Any]]:
+        """Every host's variables (`hostvars` in templates), computed once."""
+        return {h.name: h.vars for h in self.hosts.values()}
 
     def group_members(self, name: str) -> list[str]:
         """Every host in a group, its children's included, in inventory order."""

@@ -8,6 +8,7 @@ Ansible does: `all` and `ungrouped`, group depth, and variable precedence
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,11 @@ class _Group:
     file_vars: dict[str, Any] = field(default_factory=dict)
     depth: int = 0
     priority: int = 1
+    members: set[str] = field(default_factory=set)  # hosts, for O(1) membership
+
+
+# what Ansible calls an invalid group name: not a Python identifier (TRANSFORM_INVALID_GROUP_CHARS)
+INVALID_GROUP_NAME = re.compile(r"^[\d\W]|[^\w]", re.ASCII)
 
 
 class CycleError(ValueError):
@@ -35,12 +41,17 @@ class Builder:
         self.groups: dict[str, _Group] = {"all": _Group("all"), "ungrouped": _Group("ungrouped")}
         self.add_child("all", "ungrouped")
         self.hosts: dict[str, dict[str, Any]] = {}
+        self.direct: dict[str, list[str]] = {}  # host -> the groups that list it
         self.host_file_vars: dict[str, dict[str, Any]] = {}
         self.sources: list[str] = []
+        self._positions: dict[str, int] = {}
+        self.invalid_names: list[str] = []  # kept as written, as ansible-inventory 2.19 does
 
     def add_group(self, name: str) -> _Group:
         if name not in self.groups:
             self.groups[name] = _Group(name)
+            if INVALID_GROUP_NAME.search(name):
+                self.invalid_names.append(name)
         return self.groups[name]
 
     def add_host(self, name: str, group: str | None = None, port: int | None = None) -> None:
@@ -48,9 +59,11 @@ class Builder:
         if port is not None:
             self.hosts[name]["ansible_port"] = port
         if group is not None:
-            members = self.add_group(group).hosts
-            if name not in members:
-                members.append(name)
+            target = self.add_group(group)
+            if name not in target.members:
+                target.members.add(name)
+                target.hosts.append(name)
+                self.direct.setdefault(name, []).append(group)
 
     def set_host_var(self, host: str, key: str, value: Any) -> None:
         self.hosts.setdefault(host, {})[key] = value
@@ -89,12 +102,18 @@ class Builder:
         return seen
 
     def host_groups(self, host: str) -> list[_Group]:
-        """The groups a host is in, directly or through children, `all` included."""
-        direct = [g for g in self.groups.values() if host in g.hosts]
-        names = {g.name for g in direct}
-        for group in direct:
-            names |= self._ancestors(group.name)
-        return [self.groups[n] for n in self.groups if n in names]
+        """The groups a host is in, directly or through children, `all` included, in the
+        order the groups were defined."""
+        names = set(self.direct.get(host, ()))
+        for group in list(names):
+            names |= self._ancestors(group)
+        ordered = sorted(names, key=self._position().__getitem__)
+        return [self.groups[n] for n in ordered]
+
+    def _position(self) -> dict[str, int]:
+        if len(self._positions) != len(self.groups):
+            self._positions = {name: index for index, name in enumerate(self.groups)}
+        return self._positions
 
     def reconcile(self) -> None:
         """Top-level groups become children of all; hosts in no group go to ungrouped."""
@@ -104,13 +123,16 @@ class Builder:
         ungrouped = self.groups["ungrouped"]
         for host in self.hosts:
             groups = {g.name for g in self.host_groups(host)}
-            if host in ungrouped.hosts and groups - {"all", "ungrouped"}:
+            if host in ungrouped.members and groups - {"all", "ungrouped"}:
                 ungrouped.hosts.remove(host)
+                ungrouped.members.discard(host)
+                self.direct[host].remove("ungrouped")
             elif not groups - {"all"}:
                 self.add_host(host, "ungrouped")
 
-    def host_vars(self, host: str) -> dict[str, Any]:
-        ordered = sorted(self.host_groups(host), key=lambda g: (g.depth, g.priority, g.name))
+    def host_vars(self, host: str, groups: list[_Group] | None = None) -> dict[str, Any]:
+        in_groups = self.host_groups(host) if groups is None else groups
+        ordered = sorted(in_groups, key=lambda g: (g.depth, g.priority, g.name))
         merged: dict[str, Any] = {}
         for group in ordered:
             merged.update(group.vars)
@@ -132,11 +154,17 @@ class Builder:
 
     def build(self) -> Inventory:
         self.reconcile()
-        hosts = {
-            name: Host(name, self.host_vars(name),
-                       tuple(g.name for g in self.host_groups(name) if g.name != "all"))
-            for name in self.ordered_hosts()
-        }
+        hosts = {}
+        for name in self.ordered_hosts():
+            found = self.host_groups(name)
+            hosts[name] = Host(name, self.host_vars(name, found),
+                               tuple(g.name for g in found if g.name != "all"))
         groups = {g.name: Group(g.name, tuple(g.hosts), tuple(g.children), dict(g.vars))
                   for g in self.groups.values()}
-        return Inventory(hosts, groups, tuple(self.sources))
+        return Inventory(hosts, groups, tuple(self.sources), self._warnings())
+
+    def _warnings(self) -> tuple[str, ...]:
+        if not self.invalid_names:
+            return ()
+        return ("warning: invalid characters were found in group names but not replaced "
+                "(as ansible-inventory does by default): " + ", ".join(self.invalid_names),)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import string
 
+MAX_HOSTS = 100_000  # names one host pattern may expand to (h[0:999999999] would eat GBs)
 _BRACKETED_V6 = re.compile(r"^\[(?P<host>[0-9a-fA-F:.]+)\](?::(?P<port>\d+))?$")
 
 
@@ -31,14 +32,24 @@ def split_port(pattern: str) -> tuple[str, int | None]:
 
 
 def expand(pattern: str) -> list[str]:
-    """Every host name a pattern stands for, ranges expanded left to right."""
-    if "[" not in pattern:
-        return [pattern]
-    head, _, rest = pattern.partition("[")
-    inner, closed, tail = rest.partition("]")
-    if not closed:
-        raise RangeError(f"'{pattern}' has an unclosed '['")
-    return [name for item in _sequence(inner) for name in expand(f"{head}{item}{tail}")]
+    """Every host name a pattern stands for, ranges expanded left to right; at most
+    MAX_HOSTS of them."""
+    names = [pattern]
+    while "[" in names[0]:
+        rest = names[0].partition("[")[2]
+        inner, closed, _tail = rest.partition("]")
+        if not closed:
+            raise RangeError(f"'{pattern}' has an unclosed '['")
+        items = _sequence(inner)
+        if len(items) * len(names) > MAX_HOSTS:
+            raise RangeError(f"'{pattern}' stands for more than {MAX_HOSTS} hosts "
+                             f"(at most {MAX_HOSTS} per pattern)")
+        names = [_replace_first(name, inner, item) for name in names for item in items]
+    return names
+
+
+def _replace_first(name: str, inner: str, item: str) -> str:
+    return name.replace(f"[{inner}]", item, 1)
 
 
 def _sequence(inner: str) -> list[str]:
@@ -60,6 +71,9 @@ def _sequence(inner: str) -> list[str]:
     if width and width != len(end):
         raise RangeError(f"host range [{inner}] must have begin and end of equal width")
     numbers = range(_number(begin, inner), _number(end, inner) + 1, step)
+    if len(numbers) > MAX_HOSTS:
+        raise RangeError(f"host range [{inner}] has {len(numbers)} hosts "
+                         f"(at most {MAX_HOSTS} per pattern)")
     return [str(n).zfill(width) for n in numbers]
 
 

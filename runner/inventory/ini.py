@@ -20,11 +20,17 @@ from runner.inventory.hostrange import RangeError, expand, split_port
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+_SHELL_SPECIAL = re.compile(r"[\"'\\#]")  # without them, shlex.split is str.split
+
+
+_PLAIN = re.compile(r"[A-Za-z_][\w.-]*|\d+(?:\.\d+){2,}")  # names, IPs: never literals
+_LITERAL_NAMES = {"True", "False", "None"}
 
 
 def parse_value(text: str) -> Any:
     """An INI value as Ansible types it: a Python literal when it is one, else the text."""
+    if _PLAIN.fullmatch(text) and text not in _LITERAL_NAMES:
+        return text  # what literal_eval would refuse, without compiling it
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SyntaxWarning)
@@ -47,10 +53,6 @@ def _coerce(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _coerce(v) for k, v in value.items()}
     return value
-
-
-def safe_group_name(name: str) -> str:
-    return _UNSAFE.sub("_", name)
 
 
 class _IniReader:
@@ -77,7 +79,7 @@ class _IniReader:
     def _line(self, line: str) -> None:
         section = _SECTION.match(line)
         if section:
-            self._section(safe_group_name(section.group(1)), section.group(2) or "hosts")
+            self._section(section.group(1), section.group(2) or "hosts")
         elif line.startswith("[") and line.endswith("]"):
             raise self.fail("a section like [group], [group:vars] or [group:children]",
                             repr(line))
@@ -118,7 +120,8 @@ class _IniReader:
 
     def _hosts(self, line: str) -> None:
         try:
-            tokens = shlex.split(line, comments=True)
+            tokens = line.split() if not _SHELL_SPECIAL.search(line) else \
+                shlex.split(line, comments=True)
         except ValueError as exc:
             raise self.fail("a host line with balanced quotes", f"{line!r} ({exc})") from None
         pattern, port = split_port(tokens[0])

@@ -72,6 +72,8 @@ def _read_path(builder: Builder, path: Path) -> None:
 
 
 def _vars_folders(builder: Builder, base: Path) -> None:
+    if not (base / "group_vars").is_dir() and not (base / "host_vars").is_dir():
+        return
     for name in list(builder.groups):
         found = _vars_for(base / "group_vars", name)
         if found:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -15,8 +15,8 @@ from typing import TypeVar
 from runner.errors import InputError, Problem, did_you_mean
 from runner.fields import Fields
 from runner.inventory import Inventory
-from runner.load import yamlfile
-from runner.load.schema import build_playbook
+from runner.load import extravars, yamlfile
+from runner.load.schema import Parsed, build_playbook
 from runner.model import Playbook
 
 SUFFIXES = (".yml", ".yaml")
@@ -71,6 +71,7 @@ class Loader:
     modules: Mapping[str, Fields]
     dirs: Sequence[Path]
     problems: list[Problem] = field(default_factory=list)
+    parsed: list[Parsed] = field(default_factory=list)
     _stack: list[Path] = field(default_factory=list)
 
     def load_file(self, path: Path) -> Playbook | None:
@@ -83,8 +84,10 @@ class Loader:
         self._stack.append(resolved)
         try:
             data = yamlfile.read(path)
-            book, problems = build_playbook(data, str(path), path.stem, self.modules, self.include)
+            book, problems, parsed = build_playbook(data, str(path), path.stem, self.modules,
+                                                    self.include)
             self.problems.extend(problems)
+            self.parsed.append(parsed)
             return book
         except InputError as exc:
             self.problems.extend(exc.problems)
@@ -111,8 +114,12 @@ def _not_found(ref: str, dirs: Sequence[Path]) -> Problem:
 
 
 def load(refs: Sequence[str], modules: Mapping[str, Fields],
-         dirs: Sequence[Path] | None = None) -> Playbook:
-    """The playbook named by refs (several refs run as one graph); InputError on any problem."""
+         dirs: Sequence[Path] | None = None, known: Iterable[str] | None = None) -> Playbook:
+    """The playbook named by refs (several refs run as one graph); InputError on any problem.
+
+    When there are problems, the template problems of every step that parsed are reported
+    with them (known: the variables defined outside the playbooks; None: names unchecked);
+    otherwise the plan stage checks templates (runner.plan, which caches the result)."""
     loader = Loader(modules, dirs if dirs is not None else search_dirs())
     books = []
     for ref in refs:
@@ -124,10 +131,25 @@ def load(refs: Sequence[str], modules: Mapping[str, Fields],
         if book is not None:
             books.append(book)
     if loader.problems:
-        raise InputError(sorted(loader.problems, key=lambda p: (p.file, p.line or 0)))
+        raise InputError(_with_templates(loader, known))
     if len(books) == 1:
         return books[0]
     return Playbook(name="+".join(b.name for b in books), path="", includes=tuple(books))
+
+
+def _with_templates(loader: Loader, known: Iterable[str] | None) -> list[Problem]:
+    from runner.templating.checks import rejected_step_problems, template_problems
+
+    outside = None if known is None else set(known)
+    problems = dict.fromkeys(loader.problems)
+    for parsed in {p.file: p for p in loader.parsed}.values():
+        variables = None if outside is None else parsed.variables | outside
+        found = template_problems(parsed.file, parsed.steps, variables, parsed.step_names)
+        for index, node in parsed.rejected:
+            found += rejected_step_problems(parsed.file, index, node, variables,
+                                            parsed.step_names)
+        problems.update(dict.fromkeys(found))
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
 def extra_vars(values: Sequence[str]) -> dict[str, object]:
@@ -182,8 +204,13 @@ def load_all(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequen
             return None
 
     variables = attempt(lambda: extra_vars(extra))
-    book = attempt(lambda: load(playbooks, modules))
     inventory = attempt(lambda: load_inventory(inventories))
+    known = None if variables is None or inventory is None else \
+        {*variables, *(k for h in inventory.hosts.values() for k in h.vars)}
+    book = attempt(lambda: load(playbooks, modules, known=known))
+    if book is not None and variables is not None:
+        variables, wrong = extravars.typed(book, variables)
+        problems.extend(wrong)
     if problems or book is None or inventory is None or variables is None:
         raise InputError(problems)
     return book, inventory, variables

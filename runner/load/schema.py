@@ -4,6 +4,7 @@ loaded YAML into `Playbook` and `Step` values, collecting every problem in one p
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from runner.errors import Problem, describe, did_you_mean
@@ -51,6 +52,20 @@ STEP_FIELDS: Fields = {
 }
 
 ACTIONS = ("run", "check")
+
+
+@dataclass
+class Parsed:
+    """What one file gave, kept when it has problems too: the steps that passed the schema and
+    the names templates may use, so their template problems are reported in the same pass."""
+
+    file: str
+    steps: list[Step] = field(default_factory=list)
+    variables: set[str] = field(default_factory=set)
+    step_names: set[str] = field(default_factory=set)
+    rejected: list[tuple[int, Node]] = field(default_factory=list)  # steps that did not parse
+
+
 Resolve = Callable[[str, str, int], Playbook | None]
 
 
@@ -60,6 +75,8 @@ class Collector:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self.step_names: set[str] = set()
+        self.rejected: list[tuple[int, Node]] = []  # steps with problems, as loaded
 
     def add(self, line: int | None, field: str, expected: str, found: str = "",
             hint: str = "") -> None:
@@ -72,39 +89,66 @@ class Collector:
                 self.add(node.line_of(key), path, "a known key", f"'{key}'",
                          did_you_mean(key, [*spec, *allowed]))
             elif key in spec and (expected := spec[key].check(value)):
-                self.add(node.line_of(key), path, expected, describe(value))
-        for key, field in spec.items():
-            if field.required and key not in node:
+                hint = boolean_hint(value, self.step_names) if key == "needs" else ""
+                self.add(node.line_of(key), path, expected, describe(value), hint)
+        for key, spec_field in spec.items():
+            if spec_field.required and key not in node:
                 self.add(node.line, f"{where}.{key}" if where else key,
                          "a value (it is required)", "none")
 
 
+BOOLEAN_WORDS = {True: ("on", "yes", "true", "y"), False: ("off", "no", "false", "n")}
+
+
+def boolean_hint(value: object, step_names: set[str]) -> str:
+    """For `needs: on` (YAML 1.1 reads on/yes/no as booleans): quote it, and which step."""
+    found = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, bool)]
+    if not found:
+        return ""
+    words = BOOLEAN_WORDS[found[0]]
+    match = next((n for n in sorted(step_names) if n.lower() in words), "")
+    for word in words[:3] if not match else ():
+        match = did_you_mean(word, step_names).removeprefix("did you mean '").rstrip("'?")
+        if match:
+            break
+    hint = f"YAML reads an unquoted {', '.join(words[:3])} as {str(found[0]).lower()}: quote " \
+        "step names"
+    return f"{hint}; did you mean '{match}'?" if match else hint
+
+
 def build_playbook(data: Any, file: str, stem: str, modules: Mapping[str, Fields],
-                   resolve: Resolve) -> tuple[Playbook | None, list[Problem]]:
-    """A Playbook from loaded YAML, and every problem found on the way."""
+                   resolve: Resolve) -> tuple[Playbook | None, list[Problem], Parsed]:
+    """A Playbook from loaded YAML, every problem found on the way, and what parsed."""
     col = Collector(file)
+    parsed = Parsed(file)
     if not isinstance(data, Node):
         expected = "a playbook (a mapping with 'steps' or 'playbooks')"
         col.add(getattr(data, "line", 1), "", expected, "an empty file" if data is None
                 else describe(data))
-        return None, col.problems
+        return None, col.problems, parsed
     col.fields(data, PLAYBOOK_FIELDS, "", set())
     if "steps" not in data and "playbooks" not in data:
         col.add(data.line, "steps", "a list of steps (or 'playbooks')", "none")
-    steps = _steps(col, data.get("steps"), modules)
+    raw_steps: list[Any] = data["steps"] if isinstance(data.get("steps"), list) else []
+    col.step_names = parsed.step_names = {str(s["name"]) for s in raw_steps
+                                          if isinstance(s, dict) and "name" in s}
+    parsed.steps = steps = _steps(col, data.get("steps"), modules)
+    parsed.rejected = col.rejected
+    parsed.variables = {k for key in ("vars", "defaults", "secrets")
+                        if isinstance(data.get(key), dict) for k in data[key]}
     includes = _includes(col, data, resolve)
     if col.problems:
-        return None, col.problems
+        return None, col.problems, parsed
     book = Playbook(
         name=str(data.get("name") or stem), path=file, description=data.get("description") or "",
-        hosts=data.get("hosts") or "all", vars=dict(data.get("vars") or {}),
-        defaults=dict(data.get("defaults") or {}),
-        secrets=dict(data.get("secrets") or {}), steps=tuple(steps), includes=tuple(includes),
+        hosts=data.get("hosts") or "all", vars=data.get("vars") or {},
+        defaults=data.get("defaults") or {},
+        secrets=data.get("secrets") or {}, steps=tuple(steps), includes=tuple(includes),
         concurrency=data.get("concurrency") or 4, serial=data.get("serial"),
         timeout=parse_duration(data["timeout"]) if "timeout" in data else None,
         max_fail_percentage=data.get("max_fail_percentage"),
     )
-    return book, col.problems
+    return book, col.problems, parsed
 
 
 def _includes(col: Collector, data: Node, resolve: Resolve) -> list[Playbook]:
@@ -139,6 +183,8 @@ def _steps(col: Collector, raw: object, modules: Mapping[str, Fields]) -> list[S
         step = _step(col, item, index, where, modules)
         if step is not None:
             steps.append(step)
+        else:
+            col.rejected.append((index, item))
     _check_needs(col, raw, steps, set(seen))
     return steps
 

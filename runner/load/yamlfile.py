@@ -17,6 +17,8 @@ from runner.errors import InputError
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 64  # levels of nesting: no playbook needs more, and every reader may recurse
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class Node(dict[str, Any]):
@@ -52,7 +54,11 @@ class _Loader(_Base):  # type: ignore[misc]
         data.line = node.start_mark.line + 1
         data.key_lines = {}
         yield data
+        merges = []
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                merges.append((key_node.start_mark.line + 1, value_node))
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
@@ -64,6 +70,20 @@ class _Loader(_Base):  # type: ignore[misc]
                 )
             data.key_lines[key] = line
             data[key] = self.construct_object(value_node, deep=True)
+        for line, value_node in merges:
+            self._merge(data, line, value_node)
+
+    def _merge(self, data: Node, line: int, value_node: Any) -> None:
+        """`<<: *base` or `<<: [*a, *b]`: keys the mapping lacks, the first source winning."""
+        value = self.construct_object(value_node, deep=True)
+        for source in value if isinstance(value, list) else [value]:
+            if not isinstance(source, dict):
+                raise InputError.one(self.file, line, "<<", "a mapping or a list of mappings "
+                                     "to merge", "another value")
+            for key, item in source.items():
+                if key not in data.key_lines:
+                    data.key_lines[key] = line
+                    data[key] = item
 
     def construct_yaml_seq(self, node: SequenceNode) -> Any:
         data = Seq()
@@ -91,26 +111,35 @@ def parse(text: str, file: str) -> Any:
         raise InputError.one(file, line, "", "valid YAML", found) from None
     except yaml.YAMLError as exc:
         raise InputError.one(file, None, "", "valid YAML", str(exc)) from None
+    except RecursionError:
+        raise InputError.one(file, None, "", f"at most {MAX_DEPTH} levels of nesting",
+                             "more") from None
     finally:
         loader.dispose()
-    if _expanded_size(data, MAX_NODES) > MAX_NODES:
+    size, depth = _expanded_size(data, MAX_NODES)
+    if size > MAX_NODES:
         raise InputError.one(file, None, "", f"at most {MAX_NODES} values with aliases expanded",
                              "more (an alias bomb?)")
+    if depth > MAX_DEPTH:
+        raise InputError.one(file, None, "", f"at most {MAX_DEPTH} levels of nesting",
+                             f"{depth} or more")
     return data
 
 
-def _expanded_size(data: Any, budget: int) -> int:
-    """Count values as a consumer walking the document would see them, stopping past budget."""
-    count = 0
-    stack = [data]
-    while stack and count <= budget:
-        item = stack.pop()
+def _expanded_size(data: Any, budget: int) -> tuple[int, int]:
+    """Count values as a consumer walking the document would see them, and the deepest
+    nesting, stopping past budget or MAX_DEPTH."""
+    count = deepest = 0
+    stack = [(data, 1)]
+    while stack and count <= budget and deepest <= MAX_DEPTH:
+        item, depth = stack.pop()
         count += 1
+        deepest = max(deepest, depth)
         if isinstance(item, dict):
-            stack.extend(item.values())
+            stack.extend((value, depth + 1) for value in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
-    return count
+            stack.extend((value, depth + 1) for value in item)
+    return count, deepest
 
 
 def read(path: Path) -> Any:

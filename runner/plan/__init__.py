@@ -11,19 +11,19 @@ imports jinja2 when no template is rendered): it reuses the validated order and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from runner.errors import InputError, Problem, did_you_mean
 from runner.inventory import Host, Inventory
 from runner.inventory.patterns import select
-from runner.model import Playbook, Step
+from runner.model import Playbook
 from runner.plan import cache as plancache
 from runner.plan import graph
 from runner.plan.graph import Key, Node
-from runner.templating import problems_in, strings_in
+from runner.templating.checks import template_problems, variable_problems
 
-__all__ = ["Key", "Node", "Plan", "build", "targets", "unique_books"]
+__all__ = ["Key", "Node", "Plan", "build", "check_tags", "targets", "unique_books"]
 
 
 @dataclass(frozen=True)
@@ -103,35 +103,15 @@ def _validated(books: tuple[Playbook, ...], nodes: dict[Key, Node],
     return order, needs
 
 
-def _template_fields(step: Step) -> Iterator[tuple[str, str, bool]]:
-    """(field, text, is_expression) for every templated string of a step."""
-    if step.when is not None:
-        yield "when", step.when, True
-    for field, action in (("action", step.action), ("recover", step.recover)):
-        if action is not None:
-            label = field if field == "recover" else (step.kind if action.is_shell
-                                                      else action.module)
-            for text in strings_in(dict(action.args)):
-                yield label, text, False
-    for name, value in step.env.items():
-        yield f"env.{name}", value, False
-    if step.cwd:
-        yield "cwd", step.cwd, False
-
-
 def _template_problems(books: tuple[Playbook, ...], extra: set[str] | None) -> list[Problem]:
     problems = []
     for book in books:
         known = None if extra is None else {*book.vars, *book.defaults, *book.secrets, *extra}
-        for step in book.steps:
-            for field, text, is_expression in _template_fields(step):
-                found_problems = problems_in(text, known, is_expression, guard=step.when or "")
-                for expected, found, name in found_problems:
-                    hint = did_you_mean(name, known) if name and known else ""
-                    line = step.line_of(field.split(".")[0])
-                    problems.append(Problem(book.path, line, f"steps[{step.index}].{field}",
-                                            expected, found, hint))
-    return problems
+        names = [s.name for s in book.steps]
+        problems += template_problems(book.path, book.steps, known, names)
+        sources = {"defaults": book.defaults, "vars": book.vars, "secrets": book.secrets}
+        problems += variable_problems(book.path, sources, known, names)
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
 def targets(plan: Plan, inventory: Inventory,
@@ -159,3 +139,16 @@ def targets(plan: Plan, inventory: Inventory,
         raise InputError.one("--limit", None, "", "hosts that the playbooks' patterns include",
                              f"'{limit}', which leaves none")
     return chosen, notices
+
+
+def check_tags(plan: Plan, tags: Iterable[str], skip_tags: Iterable[str]) -> None:
+    """InputError for each --tags or --skip-tags name no step has, with a did-you-mean: a
+    misspelt tag would silently run nothing, or skip nothing."""
+    known = {tag for node in plan.nodes.values() for tag in node.step.tags}
+    listed = ", ".join(sorted(known)) or "none"
+    problems = [Problem(option, None, "", f"a tag some step has ({listed})", f"'{tag}'",
+                        did_you_mean(tag, known))
+                for option, given in (("--tags", tags), ("--skip-tags", skip_tags))
+                for tag in sorted(given) if tag not in known]
+    if problems:
+        raise InputError(problems)

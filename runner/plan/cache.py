@@ -52,15 +52,27 @@ def canonical(value: Any) -> Any:
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {"": type(value).__name__,
-                **{f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+                **{name: canonical(getattr(value, name)) for name in _field_names(type(value))}}
     if isinstance(value, Mapping):
-        return {"": "map", "items": _sorted([canonical(k), canonical(v)]
-                                            for k, v in value.items())}
+        return _mapping(value)
     if isinstance(value, set | frozenset):
-        return {"": "set", "items": _sorted(canonical(v) for v in value)}
+        strings = all(isinstance(v, str) for v in value)  # sorted without JSON
+        return {"": "set", "items": sorted(value) if strings else
+                _sorted(canonical(v) for v in value)}
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
     return {"": type(value).__name__, "repr": repr(value)}
+
+
+def _mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    if all(isinstance(k, str) for k in value):  # the common case: sorted without JSON
+        return {"": "map", "items": [[k, canonical(value[k])] for k in sorted(value)]}
+    return {"": "map", "items": _sorted([canonical(k), canonical(v)] for k, v in value.items())}
+
+
+@lru_cache(maxsize=64)
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def _sorted(items: Iterable[Any]) -> list[Any]:

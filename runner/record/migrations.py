@@ -87,7 +87,27 @@ CREATE TABLE IF NOT EXISTS pings (
 );
 """
 
-MIGRATIONS = (V1, V2, V3, V4)
+# `urs status` reads the latest outcome of each (playbook, host, step): kept in a small table
+# by a trigger, so it reads a few hundred rows instead of grouping every outcome ever stored
+# (0.3 s at a million outcomes).
+V5 = """
+CREATE TABLE IF NOT EXISTS latest_steps (
+    playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, id INTEGER NOT NULL,
+    PRIMARY KEY (playbook, host, step)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO latest_steps (playbook, host, step, id)
+    SELECT playbook, host, step, MAX(id) FROM step_outcomes
+    WHERE NOT (status = 'skipped' AND json_extract(fields, '$.skip') IN ('tags', 'check'))
+    GROUP BY playbook, host, step;
+CREATE TRIGGER IF NOT EXISTS latest_steps_insert AFTER INSERT ON step_outcomes
+WHEN NOT (NEW.status = 'skipped' AND json_extract(NEW.fields, '$.skip') IN ('tags', 'check'))
+BEGIN
+    INSERT OR REPLACE INTO latest_steps (playbook, host, step, id)
+        VALUES (NEW.playbook, NEW.host, NEW.step, NEW.id);
+END
+"""
+
+MIGRATIONS = (V1, V2, V3, V4, V5)
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -126,4 +146,12 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The statements of a script; a trigger's body keeps its own semicolons."""
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current.strip())
+            current = ""
+    return statements

@@ -207,12 +207,11 @@ class SQLiteStore(EscalationRecords):
 
     def latest(self, playbook: str | None = None) -> list[dict[str, Any]]:
         """The latest real outcome of every playbook, host and step: a step excluded by tags
-        or not run in check mode keeps the outcome it had."""
-        where = "WHERE s.playbook = ?" if playbook else ""
+        or not run in check mode keeps the outcome it had (kept in `latest_steps`)."""
+        where = "WHERE m.playbook = ?" if playbook else ""
         rows = self._db.execute(
-            "SELECT s.* FROM step_outcomes s JOIN (SELECT MAX(id) AS id FROM step_outcomes "  # noqa: S608
-            "WHERE NOT (status = 'skipped' AND json_extract(fields, '$.skip') IN ('tags', 'check'))"
-            f" GROUP BY playbook, host, step) m ON s.id = m.id {where} "
+            "SELECT s.* FROM latest_steps m JOIN step_outcomes s ON s.id = m.id "  # noqa: S608
+            f"{where} "
             "ORDER BY s.playbook, s.host, s.started_at, s.id", (playbook,) if playbook else ())
         return [_step_row(r) for r in rows]
 

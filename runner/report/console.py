@@ -20,6 +20,7 @@ from runner.events import (
     StepStarted,
 )
 from runner.model import HostResult, Status, StepResult
+from runner.redact import escape_controls
 from runner.report.progress import Progress
 from runner.report.text import delay, duration, plural
 
@@ -129,7 +130,7 @@ class ConsoleReporter:
         if r.attempts > 1:
             line += f"  ({r.attempts} attempts)"
         if r.reason:
-            line += f"  {r.reason}"
+            line += f"  {escape_controls(r.reason)}"
         self._say(line)
         if r.reason.startswith("connection lost:"):
             self.unreachable.add(r.host)  # its other steps are unreachable for the same reason
@@ -181,5 +182,5 @@ def _check_text(event: RunStarted) -> str:
 
 
 def _tail(text: str) -> list[str]:
-    lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    lines = [escape_controls(line) for line in text.rstrip().splitlines() if line.strip()]
     return lines[-TAIL_LINES:]

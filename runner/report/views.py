@@ -26,13 +26,28 @@ def graph_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def dot_id(text: str) -> str:
+    """A DOT double-quoted ID: quotes and backslashes escaped, line breaks as \\n, so no name
+    can end the string and add attributes or statements."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+    return f'"{escaped}"'
+
+
+def mermaid_text(text: str) -> str:
+    """A Mermaid label: characters Mermaid reads as syntax written as entity codes."""
+    return "".join(f"#{ord(c)};" if c in '"#<>&;`[]{}()|\\' or not c.isprintable() else c
+                   for c in text)
+
+
 def graph_dot(plan: Plan) -> str:
-    lines = [f'digraph "{plan.root.name}" {{', "  rankdir=LR;"]
+    lines = [f"digraph {dot_id(plan.root.name)} {{", "  rankdir=LR;"]
     for node in plan.ordered():
         shape = "diamond" if node.step.kind == "check" else "box"
-        lines.append(f'  "{node.label}" [shape={shape}];')
+        lines.append(f"  {dot_id(node.label)} [shape={shape}];")
     for node in plan.ordered():
-        lines.extend(f'  "{need.label}" -> "{node.label}";' for need in plan.needs(node.key))
+        lines.extend(f"  {dot_id(need.label)} -> {dot_id(node.label)};"
+                     for need in plan.needs(node.key))
     lines.append("}")
     return "\n".join(lines)
 
@@ -41,7 +56,7 @@ def graph_mermaid(plan: Plan) -> str:
     ids = {node.key: f"s{i}" for i, node in enumerate(plan.ordered())}
     lines = ["flowchart LR"]
     for node in plan.ordered():
-        text = node.label.replace('"', "'")
+        text = mermaid_text(node.label)
         lines.append(f'  {ids[node.key]}{{"{text}"}}' if node.step.kind == "check"
                      else f'  {ids[node.key]}["{text}"]')
     for node in plan.ordered():

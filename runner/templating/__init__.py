@@ -8,7 +8,6 @@ runs under a deadline and the run's cancel, set per thread with `bounded_by`.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,14 +16,9 @@ from typing import Any
 
 from runner.errors import Interrupted
 
+FAILED_VARIABLE = ("variables refer to each other", "vars: ")  # runner.templating.variables
 MAX_RENDER_S = 10.0  # no template may take longer, whatever the step's timeout
 
-# Names every template may use besides the playbook's variables.
-BUILTIN_NAMES = frozenset({
-    "env", "steps", "inventory_hostname", "inventory_hostname_short", "group_names", "groups",
-    "hostvars", "playbook_name", "check_mode",
-})
-_GUARDED = r"\b{name}\b\s*(?:is\s+(?:not\s+)?(?:defined|undefined)|\|\s*(?:default|d)\b)"
 
 
 class TemplateFailure(Exception):
@@ -77,10 +71,12 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
             return value
         from jinja2 import Undefined
 
-        from runner.templating.sandbox import environment, render_native
+        from runner.templating.sandbox import Failed, environment, render_native
 
         with _failures(""), _default_bounds():
-            result = render_native(environment().from_string(value), dict(context))
+            result = render_native(environment().from_string(value), context)
+        if isinstance(result, Failed):  # a variable that could not be rendered, used alone
+            raise TemplateFailure(result.message)
         if isinstance(result, Undefined):  # a lone `{{ x }}` hands back the Undefined itself
             raise TemplateFailure(f"undefined variable: {result._undefined_message}")
         return result
@@ -119,6 +115,8 @@ def _failures(prefix: str) -> Iterator[None]:
     except (TemplateFailure, Interrupted):
         raise
     except UndefinedError as exc:
+        if str(exc.message).startswith(FAILED_VARIABLE):  # a variable that could not render
+            raise TemplateFailure(f"{prefix}{exc.message}") from None
         raise TemplateFailure(f"{prefix}undefined variable: {exc.message}") from None
     except TemplateError as exc:
         raise TemplateFailure(f"{prefix}template error: {exc.message or exc}") from None
@@ -144,29 +142,12 @@ def strings_in(value: Any) -> Iterable[str]:
 
 
 def problems_in(source: str, known: Iterable[str] | None, is_expression: bool = False,
-                guard: str = "") -> list[tuple[str, str, str]]:
-    """(expected, found, undefined name) for each syntax error or name used but never defined.
-
-    A name tested with `is defined` or given a `default` (here or in guard, the step's `when`)
-    may be undefined.
-    """
+                guard: str = "", steps: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+    """(expected, found, hint) for each problem found in a template before it renders: syntax,
+    unknown filters and tests, undefined variables, unknown `steps.<name>`, blocked attributes
+    (runner.templating.checks)."""
     if not is_expression and not is_template(source):
         return []
-    from jinja2 import TemplateSyntaxError, meta
+    from runner.templating.checks import findings
 
-    from runner.templating.sandbox import environment
-
-    code = "{{ " + source + " }}" if is_expression else source
-    try:
-        ast = environment().parse(code)
-    except TemplateSyntaxError as exc:
-        return [("valid Jinja2", exc.message or "a syntax error", "")]
-    if known is None:
-        return []
-    known_names = set(known) | BUILTIN_NAMES
-    return [
-        ("a defined variable", f"'{name}'", name)
-        for name in sorted(meta.find_undeclared_variables(ast))
-        if name not in known_names
-        and not re.search(_GUARDED.format(name=re.escape(name)), f"{code}\n{guard}")
-    ]
+    return findings("{{ " + source + " }}" if is_expression else source, known, steps, guard)

@@ -11,17 +11,18 @@ cancelled run stops it at once.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from itertools import chain, islice
+from typing import Any, NoReturn
 
 from jinja2 import StrictUndefined, Template
 from jinja2.exceptions import SecurityError
-from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate, native_concat
+from jinja2.nativetypes import NativeCodeGenerator, NativeTemplate
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from runner.templating import check
+from runner.templating import TemplateFailure, check
 
 MAX_RANGE = 100_000  # items in one range()
 MAX_ITEMS = 1_000_000  # characters or items a `*` may produce
@@ -76,10 +77,51 @@ def _times(left: Any, right: Any) -> Any:
     return left * right
 
 
+def keep_types(pieces: Iterable[Any]) -> Any:
+    """A lone `{{ x }}` gives x itself, text around it gives a string, and a string is never
+    parsed again (jinja2's native_concat turns "1.10" into 1.1 and "0x1F" into 31; Ansible
+    2.19 keeps them): only a field that takes a number converts (runner.fields.Field.coerce)."""
+    head = list(islice(pieces, 2))
+    if not head:
+        return None
+    if len(head) == 1:
+        return head[0]
+    return "".join(str(v) for v in chain(head, pieces))
+
+
+def _quote(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True)
+    env.filters["quote"] = _quote
+    env.globals["range"] = _Range
+    return env
+
+
+class Failed(StrictUndefined):
+    """A variable that could not be rendered: any use of it fails with the reason."""
+
+    @property
+    def message(self) -> str:
+        return str(self._undefined_hint)
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TemplateFailure(self.message)
+
+
+class _CodeGenerator(NativeCodeGenerator):
+    def _output_const_repr(self, group: Iterable[Any]) -> str:
+        """Constant output folded at compile time keeps its type too (`{{ 2 + 3 }}` is 5)."""
+        return repr(keep_types(iter(list(group))))
+
+
 class Environment(ImmutableSandboxedEnvironment):
-    code_generator_class = NativeCodeGenerator
+    code_generator_class = _CodeGenerator
     template_class = NativeTemplate
-    concat = staticmethod(native_concat)  # type: ignore[assignment]
+    concat = staticmethod(keep_types)
     intercepted_binops = frozenset({"**", "*"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -103,19 +145,29 @@ def bounded(pieces: Iterable[Any]) -> Iterator[Any]:
         yield piece
 
 
-def render_native(template: Template, variables: dict[str, Any]) -> Any:
-    """Render as NativeTemplate.render does, with every output piece bounded."""
-    context = template.new_context(variables)
-    return native_concat(bounded(template.root_render_func(context)))
+class _Layered(Mapping[str, Any]):
+    """The variables, then the environment's globals (range, ...), read without copying."""
+
+    def __init__(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> None:
+        self.first, self.second = first, second
+
+    def __getitem__(self, key: str) -> Any:
+        return self.first[key] if key in self.first else self.second[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.first
+        yield from (k for k in self.second if k not in self.first)
+
+    def __len__(self) -> int:
+        return len(set(self.first) | set(self.second))
 
 
-def _quote(value: object) -> str:
-    return shlex.quote(str(value))
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True)
-    env.filters["quote"] = _quote
-    env.globals["range"] = _Range
-    return env
+def render_native(template: Template, variables: Mapping[str, Any]) -> Any:
+    """Render with native types, every output piece bounded. Variables are read, not copied:
+    a lazy mapping (runner.templating.variables) renders only what the template uses."""
+    layered = _Layered(variables, template.globals)  # jinja2 only reads it: `in` and `[]`
+    context = template.new_context(layered, shared=True)  # type: ignore[arg-type]
+    return keep_types(bounded(template.root_render_func(context)))

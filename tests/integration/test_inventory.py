@@ -26,6 +26,9 @@ CASES = {
     "folder": ["folder"],
     "several-sources-merged": ["merge-a.ini", "merge-b.yml"],
     "host-list": ["h1,h2:2222,web[1:2],"],
+    "yaml-merge-keys": ["merge-keys.yml"],
+    "ini-invalid-group-names": ["hyphens.ini"],
+    "yaml-invalid-group-names": ["hyphens.yml"],
 }
 INVALID = sorted(p for p in (CORPUS / "invalid").iterdir() if p.suffix in (".ini", ".yml"))
 
@@ -129,3 +132,20 @@ steps:
                    if type(e).__name__ == "StepFinished")
     assert lines == ["db-a db,prod playbook-role from-e from-e 1 80",
                      "web02 prod,web playbook-role from-e from-e 1 80"]
+
+
+def test_invalid_group_names_kept_warned_and_usable(tmp_path: Path) -> None:
+    ini, yml = (str(CORPUS / f"hyphens.{s}") for s in ("ini", "yml"))
+    assert _urs_inventory([ini], "--list") == _urs_inventory([yml], "--list")
+    out = urs("inventory", "-i", ini, "--graph")
+    assert out.stderr == ("warning: invalid characters were found in group names but not "
+                          "replaced (as ansible-inventory does by default): web-servers, "
+                          "db.main, all-prod\n")
+    book = write(tmp_path, "hosts: web-servers\nsteps: [{name: s, run: 'echo {{ x }}'}]\n")
+    for inv in (ini, yml):
+        ran = urs("check", str(book), "-i", inv)
+        assert ran.returncode == 0 and ran.stdout == "ok: book: 1 steps, 1 host\n", ran.stderr
+        assert "web-servers" in ran.stderr  # the same warning
+        loaded = load_inventory([inv])
+        assert select(loaded, "all-prod:!db.main", "--limit") == ["w1"]
+        assert select(loaded, "db.main,web-servers", "--limit") == ["w1", "d1"]

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.helpers import ROOT, process_gone, urs, wait_for, write
@@ -253,7 +254,7 @@ def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) ->
                    "'ok', 1.0, 1, 'x')")
     out = urs("history", "--store", str(path))
     assert out.returncode == 0 and "old1" in out.stdout
-    assert _rows(path, "PRAGMA user_version") == [(4,)]
+    assert _rows(path, "PRAGMA user_version") == [(5,)]
     columns = {row[1] for row in _rows(path, "PRAGMA table_info(step_outcomes)")}
     assert "check_mode" in columns
 
@@ -268,4 +269,39 @@ def test_processes_opening_a_new_store_at_once_each_apply_every_version_once(
                                   stderr=subprocess.PIPE, text=True) for _ in range(6)]
         results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
         assert all(rc == 0 for rc, _ in results), results
-        assert _rows(path, "PRAGMA user_version") == [(4,)]
+        assert _rows(path, "PRAGMA user_version") == [(5,)]
+
+
+def test_status_reads_the_latest_outcomes_kept_by_the_store(tmp_path: Path) -> None:
+    """Version 4 keeps each step's latest outcome in a table (backfilled from older stores,
+    then kept by a trigger): status shows exactly what grouping every outcome showed."""
+    from runner.record.migrations import MIGRATIONS, V1
+
+    path = tmp_path / "v3.db"
+    now = time.time() - 60  # within the retention period
+    with sqlite3.connect(path) as db:
+        for script in MIGRATIONS[:3]:
+            db.executescript(script if script is V1 else script.replace("IF NOT EXISTS", ""))
+        db.execute("PRAGMA user_version = 3")
+        db.execute("INSERT INTO runs (id, playbook, playbooks, hosts, check_mode, status, "
+                   "started_at, pid, control_host) VALUES ('r1', 'book', '[]', '[]', 0, 'ok', "
+                   "?, 1, 'x')", (now,))
+        for number, (step, status) in enumerate([("a", "failed"), ("b", "ok"), ("a", "ok")]):
+            db.execute("INSERT INTO step_outcomes (run_id, playbook, host, step, status, "
+                       "attempts, duration_s, reason, stdout_tail, stderr_tail, changed, "
+                       "started_at, ended_at, fields) VALUES ('r1', 'book', 'h', ?, ?, 1, 0, "
+                       "'', '', '', 0, ?, ?, '{}')", (step, status, now + number, now + number))
+    out = urs("status", "--json", "--store", str(path))
+    assert out.returncode == 0, out.stderr
+    assert sorted((r["step"], r["status"]) for r in _json_rows(out.stdout)) == \
+        [("a", "ok"), ("b", "ok")]
+    book = write(tmp_path, "steps:\n  - name: a\n    run: 'false'\n", "book.yml")
+    urs("run", str(book), "--store", str(path))
+    out = urs("status", "--json", "--store", str(path), "-p", "book")
+    assert sorted((r["host"], r["step"], r["status"]) for r in _json_rows(out.stdout)) == \
+        [("h", "a", "ok"), ("h", "b", "ok"), ("localhost", "a", "failed")]
+    assert _rows(path, "SELECT COUNT(*) FROM latest_steps") == [(3,)]
+
+
+def _json_rows(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

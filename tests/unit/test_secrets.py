@@ -1,0 +1,59 @@
+"""Masking by name covers Ansible's password variables and nested mappings, never file paths,
+and the common transformations of a secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+from runner.inventory.sources import load_inventory
+from runner.redact import MASK, Redactor, secret_values
+from tests.helpers import run_book, write
+
+SECRET = "s3cr3t-Pa/ss+wo rd"
+
+
+def test_names_that_mark_secrets() -> None:
+    values = {
+        "ansible_ssh_pass": "one-pass", "ansible_password": "two-pass",
+        "ansible_become_pass": "three-pass", "db_pass": "four-pass", "passenger": "not-me",
+        "ansible_ssh_private_key_file": "/home/ops/.ssh/id_ed25519",
+        "tls_key_path": "/etc/tls/key.pem", "compass": "north-west",
+        "service": {"name": "api", "api_token": "nested-tok", "creds": {"password": "deep-pw"}},
+        "vault": {"secret_things": ["in-a-list", {"x": "in-a-map"}]},
+    }
+    found = set(secret_values(values))
+    assert found == {"one-pass", "two-pass", "three-pass", "four-pass", "nested-tok", "deep-pw",
+                     "in-a-list", "in-a-map"}
+
+
+def test_transformations_are_masked() -> None:
+    redactor = Redactor([SECRET])
+    raw = SECRET.encode()
+    for form in (SECRET, SECRET.upper(), SECRET.lower(), base64.b64encode(raw).decode(),
+                 base64.urlsafe_b64encode(raw).decode().rstrip("="), quote(SECRET, safe=""),
+                 quote_plus(SECRET)):
+        assert redactor.text(f"before {form} after") == f"before {MASK} after", form
+
+
+def test_inventory_passwords_masked_key_file_paths_shown(tmp_path: Path) -> None:
+    inv = write(tmp_path, "[web]\nlocalhost ansible_connection=local ansible_ssh_pass=hunter2-ssh "
+                "ansible_become_pass=hunter2-sudo ansible_ssh_private_key_file=/keys/id_web\n"
+                "[web:vars]\napp={'db': {'password': 'hunter2-nested'}}\n", "hosts.ini")
+    book = write(tmp_path, """
+steps:
+  - name: leak
+    run: >-
+      echo "{{ ansible_ssh_pass }} {{ ansible_become_pass | upper }}
+      {{ app.db.password | urlencode }} {{ ansible_ssh_private_key_file }}"; exit 1
+""")
+    redactor = Redactor()
+    outcome = run_book(book, inventory=load_inventory([str(inv)]), redactor=redactor)
+    shown = outcome.steps["leak"]
+    text = json.dumps([shown.stdout, shown.stderr, shown.reason])
+    assert "hunter2" not in text and "HUNTER2" not in text
+    assert base64.b64encode(b"hunter2-nested").decode() not in text
+    assert "/keys/id_web" in shown.stdout
+    assert shown.stdout.count(MASK) == 3
