@@ -204,3 +204,33 @@ def test_actionlint_absent_is_said_once_never_a_failure(repo: Path) -> None:
     step = out.steps["workflows-valid"]
     assert step.status == "ok"
     assert step.stdout.count("actionlint not found") == 1
+
+
+def _heavy_after(*runs: list[str], env: dict[str, str]) -> list[str]:
+    import sys
+
+    code = (
+        "import sys\n"
+        "from runner.cli import cli\n"
+        f"for args in {list(runs)!r}:\n"
+        "    try:\n"
+        "        cli(args, prog_name='urs')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} &\n"
+        "      {'httpx', 'jsonschema', 'croniter', 'check_jsonschema'}))\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in {"GITHUB_TOKEN", "GH_TOKEN"}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env={**clean, **env}, check=False)
+    found = re.search(r"HEAVY (\[.*\])", out.stdout)
+    assert found, out.stdout + out.stderr
+    return list(json.loads(found.group(1).replace("'", '"')))
+
+
+def test_no_api_call_no_httpx_and_no_workflow_no_schema(repo: Path, tmp_path: Path) -> None:
+    env = {"URS_STORE": str(tmp_path / "s.db")}
+    fresh = ["run", "health-workflows", "-e", f"repo_path={tmp_path}"]
+    assert _heavy_after(["--help"], fresh, env=env) == []
+    files_only = ["run", "health-workflows", "-e", f"repo_path={repo}", "-e", "actionlint="]
+    assert _heavy_after(files_only, env=env) == ["croniter", "jsonschema"]
