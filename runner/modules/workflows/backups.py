@@ -64,11 +64,14 @@ def judge(tree: Tree, index: dict[str, dict[str, Any]], name: str) -> BackupStat
 
 
 def current(tree: Tree, index: dict[str, dict[str, Any]], name: str) -> str:
-    """"" when name's backup is the file as it is now, else what is wrong with it."""
-    state = judge(tree, index, name)
-    if state.problem:
-        return state.problem
-    if state.entry.get("sha256") != sha256(tree.workflows[name].data):
+    """"" when name's backup is the file as it is now, else what is wrong with it. Checksums
+    only: a backup equal to the file is as valid as the file."""
+    backup, entry = tree.backups.get(name), index.get(name, {})
+    if backup is None:
+        return f"no backup of {name}"
+    if sha256(backup.data) != entry.get("sha256"):
+        return f"backup of {name} is corrupt (its sha256 does not match the index)"
+    if entry.get("sha256") != sha256(tree.workflows[name].data):
         return f"backup of {name} is out of date"
     return ""
 

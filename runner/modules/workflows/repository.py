@@ -137,24 +137,31 @@ def _restore(call: ModuleCall, found: Survey) -> ActionResult:
 
 
 def check_backed_up(call: ModuleCall) -> ActionResult:
-    found = survey(call)
-    empty = nothing_here(call, found)
-    if empty is not None:
-        return empty
-    stale = [n for n in found.valid if backups.current(found.tree, found.index, n)]
-    if stale and call.mode is Mode.APPLY:
-        backups.refresh(call, found.tree, stale)
-        again = survey(call)
-        left = [n for n in again.valid if backups.current(again.tree, again.index, n)]
-        return ActionResult(not left, changed=True, stdout=f"backed up {', '.join(stale)}",
-                            reason=f"still not backed up: {', '.join(left)}" if left else "",
-                            fields={"backed_up": stale})
-    problems = [backups.current(found.tree, found.index, n) for n in stale]
-    if call.mode is Mode.CHECK and stale:
-        problems.append(f"would back up {', '.join(stale)}")
-    skipped = [n for n in found.broken if n not in found.missing]
-    text = f"{len(found.valid) - len(stale)} of {len(found.valid)} valid workflows backed up"
-    if skipped:
-        text += f"; not backed up while invalid: {', '.join(skipped)}"
-    return ActionResult(not stale, stdout=text, reason="; ".join(problems),
-                        fields={"stale": stale, "not_backed_up": skipped})
+    tree = files.read(call, str(call.args["repo_path"]), str(call.args["backup_dir"]))
+    index = backups.read_index(tree)
+    if not tree.workflows:
+        return nothing_here(call, Survey(tree, index)) or ActionResult(True)
+    stale = {n: why for n in sorted(tree.workflows) if (why := backups.current(tree, index, n))}
+    invalid = [n for n in stale if validate(n, tree.workflows[n].text).findings]
+    todo = [n for n in stale if n not in invalid]
+    if todo and call.mode is Mode.APPLY:
+        return _refresh(call, tree, todo)
+    problems = [stale[n] for n in todo]
+    if call.mode is Mode.CHECK and todo:
+        problems.append(f"would back up {', '.join(todo)}")
+    valid = len(tree.workflows) - len(invalid)
+    text = f"{valid - len(todo)} of {valid} valid workflows backed up"
+    if invalid:
+        text += f"; not backed up while invalid: {', '.join(invalid)}"
+    return ActionResult(not todo, stdout=text, reason="; ".join(problems),
+                        fields={"stale": todo, "not_backed_up": invalid})
+
+
+def _refresh(call: ModuleCall, tree: Tree, names: list[str]) -> ActionResult:
+    backups.refresh(call, tree, names)
+    again = files.read(call, tree.repo, tree.backup_dir)
+    index = backups.read_index(again)
+    left = [n for n in names if n in again.workflows and backups.current(again, index, n)]
+    return ActionResult(not left, changed=True, stdout=f"backed up {', '.join(names)}",
+                        reason=f"still not backed up: {', '.join(left)}" if left else "",
+                        fields={"backed_up": names})
