@@ -233,4 +233,30 @@ def test_no_api_call_no_httpx_and_no_workflow_no_schema(repo: Path, tmp_path: Pa
     fresh = ["run", "health-workflows", "-e", f"repo_path={tmp_path}"]
     assert _heavy_after(["--help"], fresh, env=env) == []
     files_only = ["run", "health-workflows", "-e", f"repo_path={repo}", "-e", "actionlint="]
-    assert _heavy_after(files_only, env=env) == ["croniter", "jsonschema"]
+    assert _heavy_after(files_only, env=env) == ["croniter"]  # all valid: no explanation needed
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema_on_the_corpus() -> None:
+    from runner.modules.workflows import validate as checks
+    from runner.modules.workflows.parse import parse
+
+    assert checks._quick() is not None
+    for path in [*VALID, *INVALID]:
+        data = parse(path.name, path.read_text()).data
+        if data is not None:
+            full = not list(checks._validator().iter_errors(data))
+            assert checks._schema_valid(data) == full, path.name
+
+
+def test_the_compiled_schema_is_kept_only_where_no_one_else_can_write(tmp_path: Path) -> None:
+    from runner.modules.workflows import schema_cache
+
+    code = "def validate_x(data):\n    return data\n"
+    assert schema_cache.store("s", "validate_x", code)(5) == 5  # type: ignore[misc]
+    (kept,) = schema_cache.folder().glob("s-*.bin")
+    assert schema_cache.load("s") is not None
+    kept.chmod(0o666)
+    assert schema_cache.load("s") is None
+    kept.write_bytes(b"not marshal data")
+    kept.chmod(0o600)
+    assert schema_cache.load("s") is None

@@ -36,27 +36,27 @@ def load(name: str) -> Check | None:
         info = path.stat()
         if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return None
-        code = marshal.loads(path.read_bytes())  # noqa: S302 - our own file, checked above
+        entry, code = marshal.loads(path.read_bytes())  # noqa: S302 - our own file, see above
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    return _run(code) if isinstance(code, CodeType) else None
+    return _run(entry, code) if isinstance(code, CodeType) and isinstance(entry, str) else None
 
 
-def store(name: str, source: str) -> Check | None:
-    """Keep the compiled source; return its `validate`."""
+def store(name: str, entry: str, source: str) -> Check | None:
+    """Keep the compiled source; return its function named entry."""
     code = compile(source, name, "exec")
     with contextlib.suppress(OSError):
         where = folder()
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=where, delete=False, suffix=".tmp") as tmp:
-            tmp.write(marshal.dumps(code))
+            tmp.write(marshal.dumps((entry, code)))
         Path(tmp.name).chmod(0o600)
         Path(tmp.name).replace(_path(name))
-    return _run(code)
+    return _run(entry, code)
 
 
-def _run(code: CodeType) -> Check | None:
+def _run(entry: str, code: CodeType) -> Check | None:
     namespace: dict[str, Any] = {}
     exec(code, namespace)  # noqa: S102 - compiled from the schema by fastjsonschema
-    check = namespace.get("validate")
+    check = namespace.get(entry)
     return check if callable(check) else None

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Any
@@ -44,7 +45,9 @@ def _quick() -> Callable[[Any], Any] | None:
     name = f"github-workflow-{hashlib.sha256(text).hexdigest()[:16]}-{fastjsonschema.VERSION}"
     check = schema_cache.load(name)
     if check is None:
-        check = schema_cache.store(name, fastjsonschema.compile_to_code(json.loads(text)))
+        code = fastjsonschema.compile_to_code(json.loads(text))
+        entry = re.search(r"^def (\w+)\(", code, re.M)  # the schema's own function comes first
+        check = schema_cache.store(name, entry.group(1), code) if entry else None
     return check
 
 
