@@ -237,3 +237,32 @@ def test_the_fake_is_held_to_the_description() -> None:
     assert spec.check_response("GET", runs, 200, {"total_count": 1, "workflow_runs": [{}]})
     assert spec.check_response("POST", dispatch, 204, {"unexpected": True})
     assert spec.check_response("GET", runs, 500, {"message": 5})
+
+
+def test_max_failures_and_the_branch_come_from_the_environment_or_variables(
+        github: FakeGitHub, checkout: Path, tmp_path: Path) -> None:
+    github.add_workflow("ci.yml", ["failure", "failure", "failure"])
+    _, steps, _ = run("health-workflows", github, checkout, tmp_path, "-e",
+                      "github_branch=release", GITHUB_MAX_FAILURES="4")
+    assert steps["workflow-runs"]["status"] == "ok", steps["workflow-runs"]
+    assert steps["workflow-runs"]["fields"]["branch"] == "release"
+    runs = [s for s in github.seen if s.path.endswith("/runs")]
+    assert runs and all(s.query["branch"] == "release" for s in runs)
+    assert not any(s.path == "/repos/octo/site" for s in github.seen)  # no default-branch call
+    _, steps, _ = run("health-workflows", github, checkout, tmp_path, GITHUB_MAX_FAILURES="3")
+    assert steps["workflow-runs"]["status"] == "failed"
+
+
+def test_the_module_itself_masks_a_token_the_server_echoes(
+        github: FakeGitHub, checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers import run_book
+
+    for name, value in {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": github.repository,
+                        "GITHUB_API_URL": github.url}.items():
+        monkeypatch.setenv(name, value)
+    github.script.append((r"GET /repos/octo/site$", Reply(404, {"message": TOKEN})))
+    out = run_book(ROOT / "playbooks" / "health-workflows.yml",  # no CLI redactor here
+                   extra={"repo_path": str(checkout), "actionlint": ""})
+    step = out.steps["workflow-runs"]
+    assert step.status == "error" and "404 ********" in step.reason
+    assert TOKEN not in step.reason
