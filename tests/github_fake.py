@@ -32,7 +32,7 @@ class Seen:
 
 @dataclass
 class Reply:
-    status: int
+    status: int  # 0: drop the connection without an answer
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -174,6 +174,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query)),
                         {k.lower(): v for k, v in self.headers.items()}, body)
             reply = fake.answer(seen)
+            if reply.status == 0:  # a dropped connection: no answer at all
+                self.close_connection = True
+                return
             with fake.lock:
                 fake.violations += spec.check_response(self.command, parts.path,
                                                        reply.status, reply.body)

@@ -160,8 +160,8 @@ def test_pages_are_followed(github: FakeGitHub, checkout: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("reply", [rate_limited(403, reset_in=1), rate_limited(429, retry_after=1),
-                                   Reply(500, {"message": "Server Error"})],
-                         ids=["403-rate-limit", "429-retry-after", "500"])
+                                   Reply(500, {"message": "Server Error"}), Reply(0)],
+                         ids=["403-rate-limit", "429-retry-after", "500", "dropped"])
 def test_limits_and_server_errors_are_waited_out(
         reply: Reply, github: FakeGitHub, checkout: Path, tmp_path: Path) -> None:
     github.add_workflow("ci.yml", ["success"])
@@ -266,3 +266,14 @@ def test_the_module_itself_masks_a_token_the_server_echoes(
     step = out.steps["workflow-runs"]
     assert step.status == "error" and "404 ********" in step.reason
     assert TOKEN not in step.reason
+
+
+def test_connection_errors_are_retried_then_an_error(checkout: Path, tmp_path: Path) -> None:
+    from tests.sshd import free_port
+
+    dead = FakeGitHub(TOKEN)
+    dead.url = f"http://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
+    _, steps, _ = run("health-workflows", dead, checkout, tmp_path)
+    step = steps["workflow-runs"]
+    assert step["status"] == "error"
+    assert "GET /repos/octo/site: ConnectError" in step["reason"]
