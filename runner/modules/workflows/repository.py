@@ -31,8 +31,17 @@ class Survey:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def broken(self) -> list[str]:
+    def flagged(self) -> list[str]:
+        """Every workflow with a finding, urs's own or actionlint's, and every missing one."""
         return sorted([n for n, f in self.findings.items() if f] + self.missing)
+
+    @property
+    def broken(self) -> list[str]:
+        """What restore may replace: missing, or failing urs's own checks. A file only
+        actionlint flags (an old action version, a shellcheck remark) is reported, not
+        replaced by an older copy."""
+        own = [n for n, f in self.findings.items() if any(i.source != "actionlint" for i in f)]
+        return sorted(own + self.missing)
 
     @property
     def valid(self) -> list[str]:
@@ -85,13 +94,13 @@ def check_valid(call: ModuleCall) -> ActionResult:
 
 
 def _valid_result(found: Survey, plan: bool, extra: str = "") -> ActionResult:
-    problems = [_first(found, n) for n in found.broken]
+    problems = [_first(found, n) for n in found.flagged]
     problems += [f"{b} stands in for {p}" for p, b in found.stand_ins().items()]
     if plan:
         problems += [_plan(found, n) for n in found.broken]
     lines = [str(f) for n in sorted(found.findings) for f in found.findings[n]]
     lines += [f"{n}: missing (listed in the backup index)" for n in found.missing]
-    ok = not found.broken
+    ok = not found.flagged
     summary = f"{len(found.valid)} of {len(found.findings)} workflows valid"
     stdout = "\n".join([summary, *found.notes, *lines, *([extra] if extra else [])])
     return ActionResult(ok, stdout=stdout, reason="" if ok else "; ".join(problems),
