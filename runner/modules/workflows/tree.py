@@ -66,7 +66,10 @@ def read(call: ModuleCall, repo: str, backup_dir: str) -> Tree:
     tree = Tree(repo, backup_dir, repo_exists=head.strip() != "no-repo")
     tree.has_workflows = f"dir {WORKFLOWS}" in head.splitlines()
     if blob.strip():
-        _unpack(tree, base64.b64decode(blob))
+        try:
+            _unpack(tree, base64.b64decode(blob.strip(), validate=True))
+        except (ValueError, tarfile.TarError) as exc:  # cut at the connection's output limit
+            raise TreeError(f"cannot read the workflow folders of {repo}: {exc}") from None
     return tree
 
 
