@@ -277,3 +277,14 @@ def test_connection_errors_are_retried_then_an_error(checkout: Path, tmp_path: P
     step = steps["workflow-runs"]
     assert step["status"] == "error"
     assert "GET /repos/octo/site: ConnectError" in step["reason"]
+
+
+def test_triggers_made_before_a_refusal_still_count(
+        github: FakeGitHub, checkout: Path, tmp_path: Path) -> None:
+    incident(github)
+    github.script.append((r"POST .*/dispatches$", Reply(403, {"message": "Forbidden"})))
+    _, steps, _ = run("recover-workflows", github, checkout, tmp_path)
+    step = steps["workflow-runs"]
+    assert step["status"] == "failed"
+    assert [a["kind"] for a in step["fields"]["actions"]] == ["rerun", "rerun"]
+    assert "failed: POST /repos/octo/site/actions/workflows/" in step["reason"]

@@ -50,9 +50,8 @@ def _report(health: Health, notes: list[str] | None = None) -> ActionResult:
     when something is wrong."""
     problems = health.problems()
     text = "\n".join([health.summary(), *problems, *(notes or [])])
-    return ActionResult(not problems, stdout=text, reason="; ".join(problems + (notes or [])),
-                        fields=health.fields()) if problems else \
-        ActionResult(True, stdout=text, fields=health.fields())
+    reason = "; ".join(problems + (notes or [])) if problems else ""
+    return ActionResult(not problems, stdout=text, reason=reason, fields=health.fields())
 
 
 def plan(call: ModuleCall, health: Health) -> Plan:
@@ -75,14 +74,23 @@ def plan(call: ModuleCall, health: Health) -> Plan:
 
 
 def _recover(call: ModuleCall, api: Any, health: Health) -> ActionResult:
+    from runner.modules.workflows.github import ApiError
+
     todo = plan(call, health)
     if not call.args["auto_trigger"]:
         would = [f"would {what} (auto trigger is off)" for _, _, what, _ in todo.triggers]
         return _report(health, would + todo.refused)
-    actions = []
+    actions: list[dict[str, str]] = []
     for kind, name, what, path in todo.triggers:
         body: dict[str, Any] = {} if kind == "rerun" else {"ref": health.branch}
-        api.post(path, body)
+        try:
+            api.post(path, body)
+        except ApiError as exc:
+            if not actions:
+                raise
+            # what was triggered before the failure still counts against the cap
+            todo.refused.append(f"{what} failed: {exc}")
+            break
         actions.append({"kind": kind, "target": name, "done": what})
     done = [a["done"] for a in actions]
     fields = {**health.fields(), "actions": actions}
