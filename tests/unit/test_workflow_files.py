@@ -260,3 +260,11 @@ def test_the_compiled_schema_is_kept_only_where_no_one_else_can_write(tmp_path: 
     kept.write_bytes(b"not marshal data")
     kept.chmod(0o600)
     assert schema_cache.load("s") is None
+
+
+def test_an_alias_bomb_is_a_finding_not_a_hang() -> None:
+    rows = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    rows += [f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+             for p, c in zip("abcdef", "bcdefg", strict=True)]
+    found = [str(f) for f in validate("bomb.yml", "\n".join(rows) + "\n").findings]
+    assert found == ["bomb.yml:1:1: YAML: more than 100000 values (aliases expanding?)"]

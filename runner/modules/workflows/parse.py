@@ -74,7 +74,10 @@ def parse(name: str, text: str) -> Parsed:
     if node is None:
         parsed.add((), "empty file: no workflow in it")
         return parsed
-    parsed.data = _Builder(parsed).build(node, ())
+    try:
+        parsed.data = _Builder(parsed).build(node, ())
+    except yaml.YAMLError as exc:
+        parsed.add((), f"YAML: {exc}", "yaml")
     return parsed
 
 
