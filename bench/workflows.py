@@ -69,6 +69,15 @@ def urs_run(folder: Path, store: Path, book: str = "health-workflows") -> None:
                    check=False)
 
 
+def urs_trivial(tmp: Path) -> None:
+    """The floor: a one-step playbook through the same command, in the same conditions."""
+    book = tmp / "one.yml"
+    book.write_text("steps: [{name: one, run: 'true'}]\n")
+    env = {**os.environ, "URS_STORE": str(tmp / "floor.db"), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "runner", "run", str(book)], env=env,
+                   capture_output=True, check=False)
+
+
 def actionlint(files: list[Path]) -> None:
     env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
     subprocess.run(["node", str(ROOT / "scripts" / "actionlint-node.cjs"), "-format",
@@ -94,6 +103,8 @@ def main() -> None:
         cold = time.perf_counter() - start
         results = {
             "files": args.count, "broken": broken,
+            "urs run of a one-step playbook (the floor)": median(
+                args.repeat, lambda: urs_trivial(Path(tmp))),
             "validate, in-process (warm)": median(args.repeat, lambda: validate_all(files)),
             "validate, new process (imports, schema load)": cold if first.returncode == 0
             else None,
@@ -105,6 +116,7 @@ def main() -> None:
             args.repeat, lambda: urs_run(folder, Path(tmp) / "s.db"))
         if (NODE_MODULES / "@tktco" / "node-actionlint").exists():
             results["actionlint (npm WASM build)"] = median(args.repeat, lambda: actionlint(files))
+        results["load average (1 min) after"] = os.getloadavg()[0]
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
                           for k, v in results.items()}, indent=2))
 
