@@ -82,7 +82,8 @@ def test_check_graph_and_list(tmp_path: Path) -> None:
     (tmp_path / "playbooks").mkdir()
     write(tmp_path / "playbooks", "description: mine\nsteps: [{name: x, run: 'true'}]", "own.yml")
     listed = urs("list", cwd=tmp_path).stdout
-    assert "own            project   mine" in listed
+    width = max(len(line.split()[0]) for line in listed.splitlines()) + 2  # names' column
+    assert f"{'own':<{width}}project   mine" in listed
     assert "health-system" in listed and "built-in" in listed
 
 

@@ -68,6 +68,17 @@ def pm2_incident(pm2: PM2Env) -> dict[str, str]:
     return {"PM2_HOME": pm2.env["PM2_HOME"], "PATH": pm2.env["PATH"]}
 
 
+def workflows_incident(project: Path, env: dict[str, str]) -> dict[str, str]:
+    """docs/workflows.md's situation: a workflow was backed up, then broken; no API token."""
+    env = {**env, "GITHUB_TOKEN": "", "GH_TOKEN": ""}
+    folder = project / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    (folder / "ci.yml").write_text((ROOT / "tests/data/workflows/valid/matrix.yml").read_text())
+    assert urs("run", "recover-workflows", cwd=project, env=env).returncode == 0
+    (folder / "ci.yml").write_text("on: push\njobs: {a: {runs-on: x, steps: [{run: '${{ x'}]}}\n")
+    return env
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
 def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env) -> None:
     project = tmp_path / "project"
@@ -84,6 +95,8 @@ def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env)
            "PATH": f"{ROOT / 'tests' / 'fakebin'}:{os.environ['PATH']}"}
     if path.name == "pm2.md":
         env |= pm2_incident(pm2)
+    if path.name == "workflows.md":
+        env = workflows_incident(project, env)
     for args, code in commands(path):
         out = urs(*steady(args), cwd=project, env=env)
         assert "Traceback" not in out.stderr, (args, out.stderr)

