@@ -105,7 +105,7 @@ class Module(Protocol):
 
 def registry() -> dict[str, Module]:
     """Every built-in module by name. Module files import nothing heavy at top level."""
-    from runner.modules import file, http, pm2, tcp
+    from runner.modules import file, http, netlify, pm2, tcp
 
-    modules: list[Module] = [http.HTTP(), tcp.TCP(), file.File(), pm2.PM2()]
+    modules: list[Module] = [http.HTTP(), tcp.TCP(), file.File(), pm2.PM2(), netlify.Netlify()]
     return {m.name: m for m in modules}

@@ -1,0 +1,172 @@
+"""Is each function deployable? It parses, exports a handler the way its kind needs, and every
+module it imports resolves (a relative file, a Node built-in, or a package declared in the
+nearest package.json and present in node_modules). Syntax results are cached by sha256 on the
+control machine, so an unchanged site is re-checked without starting Node once per file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.modules.netlify.discover import TYPESCRIPT, Function
+from runner.modules.netlify.host import SiteError, SiteHost, Snapshot
+from runner.modules.netlify.manifest import package_of
+from runner.modules.netlify.nodejs import SCRIPT
+from runner.modules.netlify.source import analyse
+
+SOURCE_EXT = (".js", ".mjs", ".cjs", *TYPESCRIPT)
+CACHE_LIMIT = 50_000
+RESOLVE_ERRORS = {
+    "MODULE_NOT_FOUND": "package {name} is declared but not installed (node_modules)",
+    "ERR_MODULE_NOT_FOUND": "package {name} is declared but not installed (node_modules)",
+    "ERR_PACKAGE_PATH_NOT_EXPORTED": "{spec}: package {name} does not export this path",
+}
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+    checker: str | None = None
+    node: str = ""
+
+
+def _cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "urs" / "netlify-syntax.json"
+
+
+def _load_cache() -> dict[str, Any]:
+    try:
+        data = json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_cache(cache: Mapping[str, Any]) -> None:
+    path = _cache_path()
+    items = dict(list(cache.items())[-CACHE_LIMIT:])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(items))
+        tmp.replace(path)
+    except OSError:
+        return  # a cache that cannot be written only costs time
+
+
+def _sources(functions: Sequence[Function]) -> list[tuple[Function, str]]:
+    return [(f, member) for f in functions for member in f.files if member.endswith(SOURCE_EXT)]
+
+
+class Validator:
+    def __init__(self, host: SiteHost, snapshot: Snapshot, node: str, concurrency: int) -> None:
+        self.host, self.snapshot = host, snapshot
+        self.node, self.concurrency = node, concurrency
+
+    def run(self, functions: Sequence[Function]) -> Report:
+        files = self.snapshot.files or {}
+        sources = _sources(functions)
+        infos = {m: analyse(files[m].decode("utf-8", "replace")) for _, m in sources}
+        keys = {m: f"{hashlib.sha256(files[m]).hexdigest()}:{infos[m].esm}" for _, m in sources}
+        cache = _load_cache()
+        checks = [{"file": self._abs(m), "esm": infos[m].esm} for _, m in sources
+                  if m.endswith(TYPESCRIPT) or keys[m] not in cache]
+        resolve = [{"file": self._abs(m), "spec": i.specifier, "style": i.style, "line": i.line,
+                    "function": f.name} for f, m in sources for i in infos[m].imports]
+        answer = self._node({"site": self.host.site, "concurrency": self.concurrency,
+                             "checks": checks, "resolve": resolve,
+                             "packages": sorted({self._abs(m) for _, m in sources})})
+        syntax = answer["syntax"]
+        for _, member in sources:
+            if self._abs(member) in syntax and not member.endswith(TYPESCRIPT):
+                cache[keys[member]] = syntax[self._abs(member)]
+        _save_cache(cache)
+        report = Report(checker=answer.get("checker"), node=str(answer.get("node", "")))
+        for function, member in sources:
+            found = syntax.get(self._abs(member), cache.get(keys[member]))
+            self._syntax(report, function, member, found)
+        for function in functions:
+            if not (function.info.v1 or function.info.v2):
+                report.problems.append(
+                    f"{function.name}: {function.main}: no handler: export `handler` (v1) or "
+                    "a default function (v2)")
+        self._imports(report, resolve, answer["resolved"], answer["packages"])
+        return report
+
+    def _abs(self, member: str) -> str:
+        return posixpath.join(self.snapshot.folder, member)
+
+    def _rel(self, path: str) -> str:
+        return posixpath.relpath(path, self.snapshot.folder)
+
+    def _node(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        res = self.host.call.sh("mktemp")
+        if not res.ok:
+            raise SiteError(f"cannot make a temporary file: {res.stderr.strip()}")
+        tmp = res.stdout.strip()
+        try:
+            self.host.write(tmp, json.dumps(job).encode())
+            res = self.host.call.sh(
+                f"{shlex.quote(self.node)} --experimental-import-meta-resolve --no-warnings "
+                f"--input-type=module -e {shlex.quote(SCRIPT)} {shlex.quote(tmp)}")
+        finally:
+            self.host.call.sh(f"rm -f {shlex.quote(tmp)}")
+        if not res.ok:
+            raise SiteError(f"node: {_error_line(res.stderr) or res.reason}")
+        answer: dict[str, Any] = json.loads(res.stdout)
+        return answer
+
+    def _syntax(self, report: Report, function: Function, member: str, found: Any) -> None:
+        if found == "not checked":
+            report.not_checked.append(f"{function.name}: {member}")
+        elif found:
+            line = f":{found['line']}" if found.get("line") else ""
+            report.problems.append(f"{function.name}: {member}{line}: {found['message']}")
+
+    def _imports(self, report: Report, asked: Sequence[Mapping[str, Any]],
+                 resolved: Sequence[Mapping[str, Any]], packages: Mapping[str, Any]) -> None:
+        for item, answer in zip(asked, resolved, strict=True):
+            where = f"{item['function']}: {self._rel(item['file'])}:{item['line']}"
+            problem = _import_problem(item, answer, packages.get(item["file"]))
+            if problem:
+                report.problems.append(f"{where}: {problem}")
+
+
+def _error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "not found" in line]
+    return (errors or lines or [""])[0][:300]
+
+
+def _import_problem(item: Mapping[str, Any], answer: Mapping[str, Any],
+                    package: Mapping[str, Any] | None) -> str | None:
+    spec = str(item["spec"])
+    if answer.get("builtin") or (answer.get("file") and spec.startswith((".", "/"))):
+        return None
+    if spec.startswith((".", "/")):
+        return f"{spec}: no such file"
+    return _package_problem(spec, answer, package)
+
+
+def _package_problem(spec: str, answer: Mapping[str, Any],
+                     package: Mapping[str, Any] | None) -> str | None:
+    name = package_of(spec)
+    if package is None:
+        return f"package {name} is not declared (no package.json)"
+    if package.get("error"):
+        return f"{package['path']} is not valid JSON ({package['error']})"
+    if name not in package["deps"]:
+        return f"package {name} is not declared in {package['path']}"
+    if answer.get("file"):
+        return None
+    error = str(answer.get("error"))
+    return RESOLVE_ERRORS.get(error, "{spec}: " + error).format(spec=spec, name=name)
