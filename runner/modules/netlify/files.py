@@ -34,6 +34,11 @@ def check_manifest(call: ModuleCall, site: Site) -> ActionResult:
         return _nothing_here(site, bool(call.args["required"]))
     state = site.manifest_state(data)
     fields = {**site.summary(), **_drift_fields(state)}
+    if not site.exists and state.drift is not None:
+        listed = len(state.drift.removed)
+        return ActionResult(False, fields=fields, reason=f"the functions folder "
+                            f"{site.rel(site.folder)} does not exist, but "
+                            f"{site.rel(site.manifest_path)} lists {listed} functions")
     if state.current:
         text = f"{site.rel(site.manifest_path)} lists {len(site.functions)} functions, current"
         return ActionResult(True, stdout=text, fields=fields)

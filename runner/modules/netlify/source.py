@@ -85,6 +85,8 @@ def _strings_of(config: str, key: str) -> tuple[str, ...]:
 def _imports(code: str) -> tuple[Import, ...]:
     found = []
     for match in _IMPORTS.finditer(code):
+        if match.group(0).startswith("import type"):
+            continue  # erased when compiled: nothing to resolve
         groups = match.groups()
         specifier = next(g for g in groups[1::2] if g)
         style = "require" if groups[7] else "import"
