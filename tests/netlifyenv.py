@@ -97,7 +97,8 @@ class FunctionServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits.append(self.path)
-                status, delay = server.behaviour.get(self.path, (200, 0.0))
+                usual = 202 if self.path.endswith("-background") else 200
+                status, delay = server.behaviour.get(self.path, (usual, 0.0))
                 if delay:
                     server.release.wait(delay)  # a slow function, ended early on stop()
                 self.send_response(status)
@@ -118,7 +119,7 @@ class FunctionServer:
 
 
 def _stamp(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class OpenAPI:
@@ -220,7 +221,7 @@ class FakeNetlify:
     def _restore(self, deploy_id: str) -> tuple[int, Any]:
         for deploy in self.deploys:
             if deploy["id"] == deploy_id:
-                deploy["published_at"] = _stamp(time.time() + 1)
+                deploy["published_at"] = _stamp(time.time())
                 return 201, deploy
         return 404, {"code": 404, "message": "Not Found"}
 
