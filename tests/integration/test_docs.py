@@ -60,6 +60,14 @@ def pm2_incident(pm2: PM2Env) -> dict[str, str]:
     return {"PM2_HOME": pm2.env["PM2_HOME"], "PATH": pm2.env["PATH"]}
 
 
+def netlify_incident(site: Path) -> None:
+    """docs/netlify.md's situation: a function was added after the manifest was written."""
+    from tests.netlifyenv import V2, make_site
+
+    make_site(site, {"api/functions-manifest.json": '{"version": 1, "functions": []}'})
+    (site / "api" / "late.mjs").write_text(V2)
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
 def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env) -> None:
     project = tmp_path / "project"
@@ -72,6 +80,8 @@ def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env)
     env = {"URS_STORE": str(tmp_path / "store.db"), "HOME": str(tmp_path)}
     if path.name == "pm2.md":
         env |= pm2_incident(pm2)
+    if path.name == "netlify.md":
+        netlify_incident(project / "site")
     for args, code in commands(path):
         out = urs(*steady(args), cwd=project, env=env)
         assert "Traceback" not in out.stderr, (args, out.stderr)

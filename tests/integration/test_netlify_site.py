@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import Outcome, run_book, urs, write
 from tests.netlifyenv import NAMES, V1, V2, make_site, npm_modules
+from tests.sshd import Fleet
 
 
 def step(state: str, site: Path, **args: object) -> str:
@@ -248,3 +249,18 @@ def test_a_machine_without_functions_passes(tmp_path: Path, state: str) -> None:
     assert out.steps["s"].stdout.startswith("no Netlify functions here")
     required = check(tmp_path, state, tmp_path / "nothing", required=True)
     assert required.status("s") == "failed"
+
+
+def test_over_ssh_through_the_connection(fleet: Fleet, tmp_path: Path) -> None:
+    (host,) = fleet.start(1)
+    inventory = fleet.inventory(tmp_path / "inventory.ini", [host])
+    site = make_site(tmp_path / "site", {"api/broken.mjs": "import x from './gone.mjs';\n" + V2})
+    args = ("-i", str(inventory), "--known-hosts", str(fleet.known_hosts), "--json",
+            "-e", f"netlify_site={site}")
+    env = {"URS_STORE": str(tmp_path / "s.db")}
+    recover = urs("run", "recover-netlify", *args, env=env)
+    assert f'"host": "{host.name}", "step": "manifest", "status": "recovered"' in recover.stdout
+    assert "broken" in manifest_of(site)
+    health = urs("run", "health-netlify", *args, env=env)
+    assert health.returncode == 1
+    assert "broken: broken.mjs:1: ./gone.mjs: no such file" in health.stdout
