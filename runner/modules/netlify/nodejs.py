@@ -1,5 +1,7 @@
-"""The Node.js side of validation, run on the host: syntax checks (`node --check`, a bounded
-number at once; TypeScript through the site's esbuild or typescript when present), module
+"""The Node.js side of validation, run on the host: syntax checks (each file compiled by V8
+in this one process, as `node --check` compiles it but without a process per file; a file that
+fails is checked again with `node --check`, a bounded number at once, for its line and message;
+TypeScript through the site's esbuild or typescript when present), module
 resolution by Node itself (`require.resolve` for require, `import.meta.resolve` for import, so
 `exports` maps, conditions and scoped packages resolve exactly as Node resolves them), and the
 nearest package.json of each function. Reads a job (JSON) from the file named by argv[1]."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 SCRIPT = r"""
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import vm from 'node:vm';
 import path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
 import { pathToFileURL, fileURLToPath } from 'node:url';
@@ -17,8 +20,15 @@ const job = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));
 const TS_EXT = ['.ts', '.tsx', '.mts', '.cts'];
 const REL_EXT = ['', '.js', '.mjs', '.cjs', '.ts', '.tsx', '.mts', '.cts', '.json', '.node'];
 
+const packageCache = new Map();
 function nearestPackage(file) {
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+  const dir = path.dirname(file);
+  if (!packageCache.has(dir)) packageCache.set(dir, findPackage(dir));
+  return packageCache.get(dir);
+}
+
+function findPackage(start) {
+  for (let dir = start; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'package.json');
     if (fs.existsSync(candidate)) {
       try { return { path: candidate, json: JSON.parse(fs.readFileSync(candidate, 'utf8')) }; }
@@ -35,9 +45,24 @@ function isModule(file, esm) {
   return esm || (pkg && pkg.json && pkg.json.type === 'module');
 }
 
+const CJS_ARGS = ['exports', 'require', 'module', '__filename', '__dirname'];
+
+function compiles(item, module) {
+  try {
+    const source = fs.readFileSync(item.file, 'utf8');
+    if (module) new vm.SourceTextModule(source, { identifier: item.file });
+    else vm.compileFunction(source, CJS_ARGS, { filename: item.file });
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
 function nodeCheck(item) {
+  const module = isModule(item.file, item.esm);
+  if (compiles(item, module)) return Promise.resolve(null);
   return new Promise((done) => {
-    const type = isModule(item.file, item.esm) ? 'module' : 'commonjs';
+    const type = module ? 'module' : 'commonjs';
     let input;
     try { input = fs.openSync(item.file, 'r'); } catch (e) { return done({ message: e.message }); }
     const child = spawn(process.execPath, ['--input-type=' + type, '--check'],
@@ -112,9 +137,15 @@ function resolveRelative(from, spec) {
   return null;
 }
 
+const requires = new Map();
+function requireFor(dir) {  // resolution depends only on the folder: one require per folder
+  if (!requires.has(dir)) requires.set(dir, createRequire(path.join(dir, 'noop.js')));
+  return requires.get(dir);
+}
+
 function resolvePackage(from, spec, style) {
   try {
-    const found = style === 'require' ? createRequire(from).resolve(spec)
+    const found = style === 'require' ? requireFor(path.dirname(from)).resolve(spec)
       : fileURLToPath(import.meta.resolve(spec, pathToFileURL(from).href));
     return fs.existsSync(found) ? { file: found } : { error: 'resolves to missing ' + found };
   } catch (e) {

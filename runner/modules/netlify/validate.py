@@ -116,7 +116,8 @@ class Validator:
         try:
             self.host.write(tmp, json.dumps(job).encode())
             res = self.host.call.sh(
-                f"{shlex.quote(self.node)} --experimental-import-meta-resolve --no-warnings "
+                f"{shlex.quote(self.node)} --experimental-import-meta-resolve "
+                f"--experimental-vm-modules --no-warnings "
                 f"--input-type=module -e {shlex.quote(SCRIPT)} {shlex.quote(tmp)}")
         finally:
             self.host.call.sh(f"rm -f {shlex.quote(tmp)}")
