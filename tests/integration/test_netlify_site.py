@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -264,3 +266,27 @@ def test_over_ssh_through_the_connection(fleet: Fleet, tmp_path: Path) -> None:
     health = urs("run", "health-netlify", *args, env=env)
     assert health.returncode == 1
     assert "broken: broken.mjs:1: ./gone.mjs: no such file" in health.stdout
+
+
+@pytest.fixture
+def immutable() -> Iterator[list[Path]]:
+    """Folders made read-only even for root (chattr +i), writable again afterwards."""
+    folders: list[Path] = []
+    yield folders
+    for folder in folders:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_read_only_folder_fails_the_recovery_and_says_why(
+        tmp_path: Path, immutable: list[Path]) -> None:
+    site = make_site(tmp_path / "site")
+    subprocess.run(["chattr", "+i", str(site / "api")], check=True)
+    immutable.append(site / "api")
+    assert check(tmp_path, "valid", site).status("s") == "ok"  # reading still works
+    out = apply(tmp_path, "manifest", site)
+    assert out.status("s") == "failed"
+    reason = out.steps["s"].reason
+    assert reason.startswith(f"recovery failed: cannot write {site}/api/functions-manifest.json")
+    assert "Operation not permitted" in reason
+    assert not [p for p in (site / "api").iterdir() if "urs-tmp" in p.name]
+    assert not (site / "api" / "functions-manifest.json").exists()
