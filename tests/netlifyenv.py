@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-DEFAULT_MODULES = Path.home() / ".cache" / "urs-test" / "netlify-1" / "node_modules"
+DEFAULT_MODULES = Path.home() / ".cache" / "urs-test" / "netlify-2" / "node_modules"
 
 
 def npm_modules() -> Path:
