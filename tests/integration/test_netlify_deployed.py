@@ -176,3 +176,27 @@ def test_api_errors_are_clear_and_retried_and_the_token_never_leaks(
     assert "not found (404): GET /sites/nope/deploys (is the site id right?)" in \
         steps["deploy"]["reason"]
     assert TOKEN not in out and TOKEN.encode() not in (tmp_path / "s.db").read_bytes()
+
+
+def test_the_site_id_comes_from_netlify_state_json(
+        site: Path, api: FakeNetlify, tmp_path: Path) -> None:
+    api.add_deploy("d1", "ready", 60, True, NAMES)
+    (site / ".netlify").mkdir()
+    (site / ".netlify" / "state.json").write_text(json.dumps({"siteId": SITE_ID}))
+    env = {"NETLIFY_AUTH_TOKEN": TOKEN, "NETLIFY_API_URL": api.url}
+    code, steps, _ = run("health-netlify", site, tmp_path / "s.db", env=env)
+    assert code == 0 and steps["deploy"]["fields"]["deploy_id"] == "d1"
+    (site / ".netlify" / "state.json").unlink()
+    _, steps, _ = run("health-netlify", site, tmp_path / "s.db", env=env)
+    assert steps["deploy"]["status"] == "skipped"
+    assert steps["deploy"]["reason"] == "no Netlify site id (site_id, or .netlify/state.json)"
+
+
+def test_the_token_is_masked_wherever_it_would_show(tmp_path: Path) -> None:
+    book = write(tmp_path, "steps:\n  - {name: leak, run: 'echo token=$NETLIFY_AUTH_TOKEN; "
+                           "exit 1'}\n")
+    out = urs("run", str(book), "--json", env={"URS_STORE": str(tmp_path / "s.db"),
+                                                "NETLIFY_AUTH_TOKEN": TOKEN})
+    assert "token=********" in out.stdout
+    assert TOKEN not in out.stdout + out.stderr
+    assert TOKEN.encode() not in (tmp_path / "s.db").read_bytes()
