@@ -85,23 +85,27 @@ def _check(call: ModuleCall, api: NetlifyAPI, site: Site,
     age = time.time() - max(_epoch(current.get("published_at")), _epoch(current.get("created_at")))
     fields: dict[str, Any] = {"deploy_id": current.get("id"), "state": current.get("state"),
                               "age_s": round(age)}
+    problems = _problems(call, current)
+    names = _deployed_names(api, site_id, str(current.get("id"))) if site.exists else None
+    if names is not None:
+        fields["not_deployed"] = sorted({f.name for f in site.functions} - names)
+        if fields["not_deployed"]:
+            problems.append(f"not deployed: {', '.join(fields['not_deployed'])}")
+    if problems:
+        return ActionResult(False, reason="; ".join(problems), fields=fields), deploys
+    text = f"deploy {current.get('id')} is ready ({age / 3600:.1f} h old)"
+    fields["good_deploy"] = current.get("id")  # ready and probed: a deploy to come back to
+    return ActionResult(True, stdout=text, fields=fields), deploys
+
+
+def _problems(call: ModuleCall, current: dict[str, Any]) -> list[str]:
     problems = []
     if current.get("state") != "ready":
         problems.append(f"deploy {current.get('id')} is {current.get('state')}: "
                         f"{current.get('error_message') or 'no message'}")
     if _probes_failed(call, current):
         problems.append(f"the functions of deploy {current.get('id')} fail their probes")
-    names = _deployed_names(api, site_id, str(current.get("id"))) if site.exists else None
-    if names is not None:
-        missing = sorted({f.name for f in site.functions} - names)
-        fields["not_deployed"] = missing
-        if missing:
-            problems.append(f"not deployed: {', '.join(missing)}")
-    if problems:
-        return ActionResult(False, reason="; ".join(problems), fields=fields), deploys
-    text = f"deploy {current.get('id')} is ready ({age / 3600:.1f} h old)"
-    return ActionResult(True, stdout=text, fields={**fields, "good_deploy": current.get("id")}), \
-        deploys
+    return problems
 
 
 def _probes_failed(call: ModuleCall, current: dict[str, Any]) -> bool:

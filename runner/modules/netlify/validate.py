@@ -85,22 +85,26 @@ class Validator:
         answer = self._node({"site": self.host.site, "concurrency": self.concurrency,
                              "checks": checks, "resolve": resolve,
                              "packages": sorted({self._abs(m) for _, m in sources})})
-        syntax = answer["syntax"]
-        for _, member in sources:
-            if self._abs(member) in syntax and not member.endswith(TYPESCRIPT):
-                cache[keys[member]] = syntax[self._abs(member)]
-        _save_cache(cache)
+        self._remember(cache, keys, answer["syntax"])
         report = Report(checker=answer.get("checker"), node=str(answer.get("node", "")))
         for function, member in sources:
-            found = syntax.get(self._abs(member), cache.get(keys[member]))
-            self._syntax(report, function, member, found)
-        for function in functions:
-            if not (function.info.v1 or function.info.v2):
-                report.problems.append(
-                    f"{function.name}: {function.main}: no handler: export `handler` (v1) or "
-                    "a default function (v2)")
+            self._syntax(report, function, member, cache.get(keys[member]) if
+                         self._abs(member) not in answer["syntax"] else
+                         answer["syntax"][self._abs(member)])
+        report.problems += [f"{f.name}: {f.main}: no handler: export `handler` (v1) or a "
+                            "default function (v2)" for f in functions
+                            if not (f.info.v1 or f.info.v2)]
         self._imports(report, resolve, answer["resolved"], answer["packages"])
         return report
+
+    def _remember(self, cache: dict[str, Any], keys: Mapping[str, str],
+                  syntax: Mapping[str, Any]) -> None:
+        """Keep what Node said of each JavaScript file, by its sha256 (TypeScript's answer
+        depends on the compiler the site has, so it is asked each time)."""
+        for member, key in keys.items():
+            if self._abs(member) in syntax and not member.endswith(TYPESCRIPT):
+                cache[key] = syntax[self._abs(member)]
+        _save_cache(cache)
 
     def _abs(self, member: str) -> str:
         return posixpath.join(self.snapshot.folder, member)
