@@ -175,6 +175,14 @@ def test_api_errors_are_clear_and_retried_and_the_token_never_leaks(
                            env=api_env(api, NETLIFY_SITE_ID="nope"))
     assert "not found (404): GET /sites/nope/deploys (is the site id right?)" in \
         steps["deploy"]["reason"]
+    api.fail_next = [(403, {})]
+    _, steps, out = run("health-netlify", site, tmp_path / "s.db", env=api_env(api))
+    assert "the token may not do this (403): GET /sites/site-1/deploys" in steps["deploy"]["reason"]
+    api.fail_next = [(429, {"Retry-After": "3600"})]
+    _, steps, out = run("health-netlify", site, tmp_path / "s.db", env=api_env(api))
+    assert steps["deploy"]["status"] == "error"
+    assert "rate limited by Netlify for 3600s more; urs waits at most 60s" in \
+        steps["deploy"]["reason"]
     assert TOKEN not in out and TOKEN.encode() not in (tmp_path / "s.db").read_bytes()
 
 

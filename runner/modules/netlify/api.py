@@ -82,9 +82,10 @@ class NetlifyAPI:
         wait = float(retry) if retry.isdigit() else (
             float(reset) - time.time() if reset.isdigit() else FIRST_WAIT_S * 2 ** attempt)
         left = self.call.remaining()
-        if wait > MAX_RATE_WAIT_S or (left is not None and wait > left):
-            raise APIError(f"{what}: rate limited by Netlify for {wait:.0f}s more, past this "
-                           "step's deadline")
+        most = MAX_RATE_WAIT_S if left is None else min(MAX_RATE_WAIT_S, left)
+        if wait > most:
+            raise APIError(f"{what}: rate limited by Netlify for {wait:.0f}s more; urs waits "
+                           f"at most {most:.0f}s (the step's timeout, at most 60s)")
         return max(float(wait), 0.0)
 
     def _message(self, status: int, data: bytes, what: str) -> str:
