@@ -208,3 +208,14 @@ def test_the_token_is_masked_wherever_it_would_show(tmp_path: Path) -> None:
     assert "token=********" in out.stdout
     assert TOKEN not in out.stdout + out.stderr
     assert TOKEN.encode() not in (tmp_path / "s.db").read_bytes()
+
+
+def test_check_mode_restores_nothing(site: Path, api: FakeNetlify, tmp_path: Path) -> None:
+    api.add_deploy("d1", "ready", 7200, True, NAMES)
+    api.add_deploy("bad", "error", 0, False, [])
+    code, steps, _ = run("recover-netlify", site, tmp_path / "s.db", "--check",
+                         env=api_env(api))
+    assert code == 1 and steps["deploy"]["status"] == "failed"
+    assert "deploy bad is error" in steps["deploy"]["reason"]
+    assert "would recover: netlify" in steps["deploy"]["reason"]
+    assert [m for m, _ in api.requests] == ["GET"] * len(api.requests)
