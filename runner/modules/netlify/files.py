@@ -105,7 +105,7 @@ def check_valid(call: ModuleCall, site: Site) -> ActionResult:
         return _nothing_here(site, bool(call.args["required"]))
     report = validate(call, site)
     fields = {**site.summary(), "problems": report.problems[:50],
-              "not_checked": report.not_checked, "typescript_checker": report.checker}
+              "not_checked": report.not_checked[:50], "typescript_checker": report.checker}
     note = f"; TypeScript not checked (no esbuild or typescript): " \
            f"{', '.join(report.not_checked)}" if report.not_checked else ""
     if report.problems:

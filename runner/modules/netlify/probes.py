@@ -96,15 +96,18 @@ def check_probes(call: ModuleCall) -> ActionResult:
     limit = parse_duration(call.args["max_latency"]) or 3.0
     earlier, most = _earlier_failures(call), int(call.args["max_failures"])
     failing = {p.name: int(earlier.get(p.name, 0)) + 1 for p in probes if p.problem(limit)}
-    report = [{"name": p.name, "route": p.route, "status": p.status,
-               "latency_ms": round(p.latency_s * 1000), "ok": not p.problem(limit)}
-              for p in probes]
     notes = [f"{p.name}: {p.problem(limit)} ({failing[p.name]} of {most} in a row)"
              for p in probes if p.name in failing]
-    fields = {"probes": report, "failing": failing, "checked_at": round(time.time(), 3)}
-    over = [n for n, count in failing.items() if count >= most]
-    good = len(probes) - len(failing)
-    text = f"{good} of {len(probes)} functions answer" + (f"; {'; '.join(notes)}" if notes else "")
-    if over:
-        return ActionResult(False, stdout=text, reason="; ".join(notes), fields=fields)
-    return ActionResult(True, stdout=text, fields=fields)
+    fields = {"probed": len(probes), "failing": failing, "checked_at": round(time.time(), 3),
+              "probes": [_row(p) for p in probes if p.name in failing]}
+    lines = [f"{len(probes) - len(failing)} of {len(probes)} functions answer", *notes,
+             *(f"{p.name} {p.route}: {p.status or 'no answer'} in {p.latency_s * 1000:.0f} ms"
+               for p in probes)]
+    ok = all(count < most for count in failing.values())
+    return ActionResult(ok, stdout="\n".join(lines), reason="" if ok else "; ".join(notes),
+                        fields=fields)
+
+
+def _row(probe: Probe) -> dict[str, Any]:
+    return {"name": probe.name, "route": probe.route, "status": probe.status,
+            "latency_ms": round(probe.latency_s * 1000)}
