@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.fields import parse_duration
 from runner.modules import ActionResult, Mode, ModuleCall
+from runner.modules.netlify import manifest as mf
 from runner.modules.netlify.api import APIError, NetlifyAPI
 from runner.modules.netlify.site import Site
 
@@ -86,9 +87,10 @@ def _check(call: ModuleCall, api: NetlifyAPI, site: Site,
     fields: dict[str, Any] = {"deploy_id": current.get("id"), "state": current.get("state"),
                               "age_s": round(age)}
     problems = _problems(call, current)
-    names = _deployed_names(api, site_id, str(current.get("id"))) if site.exists else None
-    if names is not None:
-        fields["not_deployed"] = sorted({f.name for f in site.functions} - names)
+    local = _local_names(site)
+    names = _deployed_names(api, site_id, str(current.get("id"))) if local else None
+    if local and names is not None:
+        fields["not_deployed"] = sorted(local - names)
         if fields["not_deployed"]:
             problems.append(f"not deployed: {', '.join(fields['not_deployed'])}")
     if problems:
@@ -96,6 +98,15 @@ def _check(call: ModuleCall, api: NetlifyAPI, site: Site,
     text = f"deploy {current.get('id')} is ready ({age / 3600:.1f} h old)"
     fields["good_deploy"] = current.get("id")  # ready and probed: a deploy to come back to
     return ActionResult(True, stdout=text, fields=fields), deploys
+
+
+def _local_names(site: Site) -> set[str]:
+    """The functions the local manifest lists (else those found in the functions folder)."""
+    data = site.host.read(site.manifest_path)
+    try:
+        return set(mf.parse(data)) if data is not None else set()
+    except mf.ManifestError:
+        return {f.name for f in site.functions} if site.exists else set()
 
 
 def _problems(call: ModuleCall, current: dict[str, Any]) -> list[str]:
