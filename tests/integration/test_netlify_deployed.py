@@ -222,3 +222,26 @@ def test_check_mode_restores_nothing(site: Path, api: FakeNetlify, tmp_path: Pat
     assert "deploy bad is error" in steps["deploy"]["reason"]
     assert "would recover: netlify" in steps["deploy"]["reason"]
     assert [m for m, _ in api.requests] == ["GET"] * len(api.requests)
+
+
+def test_the_fake_api_rejects_what_netlify_would_not_accept_or_send(api: FakeNetlify) -> None:
+    import urllib.error
+    import urllib.request
+
+    def get(path: str) -> int:
+        request = urllib.request.Request(  # noqa: S310 - the fake on 127.0.0.1
+            api.root + path, headers={"Authorization": f"Bearer {TOKEN}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert get("/api/v1/sites/site-1/deploys?per_page=20") == 200
+    assert get("/api/v1/sites/site-1/deploys?per_page=many") == 400
+    assert get("/api/v1/sites/site-1/deploys?state=sleepy") == 400
+    assert get("/api/v1/sites/site-1/nothing") == 400
+    api.deploys.append({"id": 7, "state": "ready"})  # an id must be a string
+    assert get("/api/v1/sites/site-1/deploys") == 400
+    assert len(api.violations) == 4
+    api.violations.clear()
