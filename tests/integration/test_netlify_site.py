@@ -150,6 +150,18 @@ def test_each_problem_names_the_function_file_and_line(tmp_path: Path) -> None:
     assert "ghost" not in out.steps["s"].reason
 
 
+def test_files_compiled_in_threads_give_the_same_problems(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.modules.netlify import validate
+
+    site = make_site(tmp_path / "site", BROKEN)
+    one = check(tmp_path, "valid", site).steps["s"].fields["problems"]
+    monkeypatch.setattr(validate, "FILES_PER_THREAD", 2)  # a thread for every 2 files
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing cached
+    threads = check(tmp_path, "valid", site).steps["s"].fields["problems"]
+    assert len(one) == 7 and sorted(threads) == sorted(one)
+
+
 def test_unchanged_files_are_not_checked_again(tmp_path: Path) -> None:
     site = make_site(tmp_path / "site", {"api/syntax.js": BROKEN["api/syntax.js"]})
     first = check(tmp_path, "valid", site).steps["s"]

@@ -1,6 +1,7 @@
 """The Node.js side of validation, run on the host: syntax checks (each file compiled by V8
-in this one process, as `node --check` compiles it but without a process per file; a file that
-fails is checked again with `node --check`, a bounded number at once, for its line and message;
+in this one process, as `node --check` compiles it but without a process per file, in up to
+`concurrency` worker threads for large sites; a file that fails is checked again with
+`node --check`, a bounded number at once, for its line and message;
 TypeScript through the site's esbuild or typescript when present), module
 resolution by Node itself (`require.resolve` for require, `import.meta.resolve` for import, so
 `exports` maps, conditions and scoped packages resolve exactly as Node resolves them), and the
@@ -11,6 +12,8 @@ from __future__ import annotations
 SCRIPT = r"""
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
 import vm from 'node:vm';
 import path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
@@ -45,24 +48,43 @@ function isModule(file, esm) {
   return esm || (pkg && pkg.json && pkg.json.type === 'module');
 }
 
-const CJS_ARGS = ['exports', 'require', 'module', '__filename', '__dirname'];
-
-function compiles(item, module) {
+// Compiles files as `node --check` does (V8's parser; nothing runs) and posts the ones that
+// fail. In worker threads for many files, at most job.concurrency (ES modules, like this script:
+// workers inherit --input-type=module).
+const COMPILE_BODY = `
+const failed = [];
+for (const item of workerData) {
   try {
     const source = fs.readFileSync(item.file, 'utf8');
-    if (module) new vm.SourceTextModule(source, { identifier: item.file });
-    else vm.compileFunction(source, CJS_ARGS, { filename: item.file });
-    return true;
-  } catch (e) {
-    return false;
-  }
+    if (item.module) new vm.SourceTextModule(source, { identifier: item.file });
+    else vm.compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'],
+                            { filename: item.file });
+  } catch (e) { failed.push(item.file); }
+}
+`;
+const COMPILE = `import { parentPort, workerData } from 'node:worker_threads';
+import fs from 'node:fs';
+import vm from 'node:vm';
+${COMPILE_BODY}
+parentPort.postMessage(failed);`;
+const compileHere = new Function('workerData', 'fs', 'vm', COMPILE_BODY + 'return failed;');
+async function compileAll(items) {
+  const wanted = Math.ceil(items.length / job.files_per_thread);
+  const threads = Math.min(job.concurrency, os.availableParallelism(), wanted);
+  if (threads <= 1) return new Set(compileHere(items, fs, vm));
+  const slices = Array.from({ length: threads },
+                            (_, k) => items.filter((_, i) => i % threads === k));
+  const failed = await Promise.all(slices.map((slice) => new Promise((done, fail) => {
+    const worker = new Worker(COMPILE, { eval: true, workerData: slice });
+    worker.once('message', done);
+    worker.once('error', fail);
+  })));
+  return new Set(failed.flat());
 }
 
-function nodeCheck(item) {
-  const module = isModule(item.file, item.esm);
-  if (compiles(item, module)) return Promise.resolve(null);
+function nodeCheck(item) {  // for its line and message: V8's error through vm has no line
   return new Promise((done) => {
-    const type = module ? 'module' : 'commonjs';
+    const type = item.module ? 'module' : 'commonjs';
     let input;
     try { input = fs.openSync(item.file, 'r'); } catch (e) { return done({ message: e.message }); }
     const child = spawn(process.execPath, ['--input-type=' + type, '--check'],
@@ -107,11 +129,15 @@ function tsCheck(checker, item) {
 
 async function syntax(items) {
   const results = {};
-  const checker = items.some((i) => TS_EXT.includes(path.extname(i.file))) ? tsChecker() : null;
-  const queue = items.filter((i) => !TS_EXT.includes(path.extname(i.file)));
-  for (const item of items.filter((i) => TS_EXT.includes(path.extname(i.file)))) {
+  const isTs = (i) => TS_EXT.includes(path.extname(i.file));
+  const checker = items.some(isTs) ? tsChecker() : null;
+  for (const item of items.filter(isTs)) {
     results[item.file] = checker ? tsCheck(checker, item) : 'not checked';
   }
+  const js = items.filter((i) => !isTs(i)).map((i) => ({ ...i, module: isModule(i.file, i.esm) }));
+  const failed = await compileAll(js);
+  const queue = js.filter((i) => failed.has(i.file));
+  for (const item of js) results[item.file] = null;
   const worker = async () => {
     for (let item = queue.shift(); item; item = queue.shift()) {
       results[item.file] = await nodeCheck(item);
