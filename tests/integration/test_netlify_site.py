@@ -4,6 +4,7 @@ the manifest (deterministic, atomic, stale), validation, recovery and the backup
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Outcome, run_book, urs, write
-from tests.netlifyenv import NAMES, V1, V2, make_site, npm_modules
+from tests.netlifyenv import NAMES, V1, V2, make_site, npm_modules, write_tree
 from tests.sshd import Fleet
 
 
@@ -301,3 +302,24 @@ def test_a_read_only_folder_fails_the_recovery_and_says_why(
     assert "Operation not permitted" in reason
     assert not [p for p in (site / "api").iterdir() if "urs-tmp" in p.name]
     assert not (site / "api" / "functions-manifest.json").exists()
+
+
+def test_an_unchanged_site_is_rechecked_without_node_and_an_install_is_seen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", {k: BROKEN[k] for k in (
+        "api/uninstalled.mjs", "api/syntax.js", "package.json")})
+    first = check(tmp_path, "valid", site).steps["s"]
+    broken_node = tmp_path / "bin"
+    broken_node.mkdir()
+    (broken_node / "node").write_text("#!/bin/sh\necho 'node: broken' >&2\nexit 9\n")
+    (broken_node / "node").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{broken_node}:{os.environ['PATH']}")
+    again = check(tmp_path, "valid", site).steps["s"]  # from the cache: node is never run
+    assert again.status == "failed" and again.reason == first.reason
+    write_tree(site, {"node_modules/declared-missing/package.json": '{"name": "x"}',
+                      "node_modules/declared-missing/index.js": ""})
+    installed = check(tmp_path, "valid", site).steps["s"]  # the install changes the key
+    assert installed.status == "error" and "node: broken" in installed.reason
+    monkeypatch.undo()
+    fixed = check(tmp_path, "valid", site).steps["s"]
+    assert "declared-missing" not in fixed.reason and "syntax.js:3" in fixed.reason

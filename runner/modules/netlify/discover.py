@@ -94,7 +94,10 @@ def _candidates(files: Mapping[str, bytes]) -> dict[str, tuple[str, tuple[str, .
     """name -> (main file, files), by Netlify's precedence."""
     names = set(files)
     found: dict[str, tuple[str, tuple[str, ...]]] = {}
-    tops = sorted({p.split("/", 1)[0] for p in names if not p.startswith((".", "node_modules"))})
+    by_top: dict[str, list[str]] = {}
+    for name in names:
+        by_top.setdefault(name.split("/", 1)[0], []).append(name)
+    tops = sorted(t for t in by_top if not t.startswith((".", "node_modules")))
     for top in tops:
         path = PurePosixPath(top)
         if top in names and path.suffix in EXTENSIONS:
@@ -106,8 +109,7 @@ def _candidates(files: Mapping[str, bytes]) -> dict[str, tuple[str, tuple[str, .
         elif top not in names:
             main = _main_file(top, names)
             if main:
-                inside = tuple(sorted(p for p in names if p.startswith(f"{top}/")
-                                      and "/node_modules/" not in f"/{p}"))
+                inside = tuple(sorted(p for p in by_top[top] if "/node_modules/" not in p))
                 found[top] = (main, inside)
     return found
 

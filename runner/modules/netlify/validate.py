@@ -5,24 +5,23 @@ control machine, so an unchanged site is re-checked without starting Node once p
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import os
 import posixpath
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from runner.modules.netlify import checkcache
 from runner.modules.netlify.discover import TYPESCRIPT, Function
 from runner.modules.netlify.host import SiteError, SiteHost, Snapshot
 from runner.modules.netlify.manifest import package_of
 from runner.modules.netlify.nodejs import SCRIPT
-from runner.modules.netlify.source import analyse
+from runner.modules.netlify.source import SourceInfo, analyse
 
 SOURCE_EXT = (".js", ".mjs", ".cjs", *TYPESCRIPT)
-CACHE_LIMIT = 50_000
 # compiling one file takes V8 ~0.3 ms: a thread (~30 ms to start) pays off only for many
 FILES_PER_THREAD = 1000
 RESOLVE_ERRORS = {
@@ -40,31 +39,6 @@ class Report:
     node: str = ""
 
 
-def _cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "urs" / "netlify-syntax.json"
-
-
-def _load_cache() -> dict[str, Any]:
-    try:
-        data = json.loads(_cache_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _save_cache(cache: Mapping[str, Any]) -> None:
-    path = _cache_path()
-    items = dict(list(cache.items())[-CACHE_LIMIT:])
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(items))
-        tmp.replace(path)
-    except OSError:
-        return  # a cache that cannot be written only costs time
-
-
 def _sources(functions: Sequence[Function]) -> list[tuple[Function, str]]:
     return [(f, member) for f in functions for member in f.files if member.endswith(SOURCE_EXT)]
 
@@ -79,7 +53,11 @@ class Validator:
         sources = _sources(functions)
         infos = {m: analyse(files[m].decode("utf-8", "replace")) for _, m in sources}
         keys = {m: f"{hashlib.sha256(files[m]).hexdigest()}:{infos[m].esm}" for _, m in sources}
-        cache = _load_cache()
+        key = self._report_key(sources, keys, infos)
+        reports = checkcache.load("netlify-reports")
+        if key in reports:
+            return Report(**reports[key])
+        cache = checkcache.load("netlify-syntax")
         checks = [{"file": self._abs(m), "esm": infos[m].esm} for _, m in sources
                   if m.endswith(TYPESCRIPT) or keys[m] not in cache]
         resolve = [{"file": self._abs(m), "spec": i.specifier, "style": i.style, "line": i.line,
@@ -98,7 +76,21 @@ class Validator:
                             "default function (v2)" for f in functions
                             if not (f.info.v1 or f.info.v2)]
         self._imports(report, resolve, answer["resolved"], answer["packages"])
+        if key:
+            reports[key] = dataclasses.asdict(report)
+            checkcache.save("netlify-reports", reports)
         return report
+
+    def _report_key(self, sources: Sequence[tuple[Function, str]], keys: Mapping[str, str],
+                    infos: Mapping[str, SourceInfo]) -> str:
+        """A key over every input of the report; "" when one is outside what is hashed
+        (a relative import out of the functions folder)."""
+        if any(i.specifier.startswith((".", "/")) and not checkcache.stays_inside(m, i.specifier)
+               for _, m in sources for i in infos[m].imports):
+            return ""
+        inputs = [sorted(keys.items()), [(f.name, m) for f, m in sources], self.node,
+                  checkcache.fingerprint(self.host, self.snapshot.folder)]
+        return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
     def _remember(self, cache: dict[str, Any], keys: Mapping[str, str],
                   syntax: Mapping[str, Any]) -> None:
@@ -107,7 +99,7 @@ class Validator:
         for member, key in keys.items():
             if self._abs(member) in syntax and not member.endswith(TYPESCRIPT):
                 cache[key] = syntax[self._abs(member)]
-        _save_cache(cache)
+        checkcache.save("netlify-syntax", cache)
 
     def _abs(self, member: str) -> str:
         return posixpath.join(self.snapshot.folder, member)
