@@ -71,3 +71,7 @@ def test_the_default_folder_and_the_legacy_setting(tmp_path: Path) -> None:
     legacy = write_tree(tmp_path / "legacy", {"netlify.toml": '[build]\nfunctions = "fns"\n',
                                               "fns/c.js": V1})
     assert ours(tmp_path, legacy, legacy / "fns") == zisi(legacy / "fns", {})
+    based = write_tree(tmp_path / "based", {"netlify.toml": '[build]\nbase = "app"\n',
+                                            "app/netlify/functions/d.mjs": V2})
+    assert ours(tmp_path, based, based / "app" / "netlify" / "functions") == \
+        zisi(based / "app" / "netlify" / "functions", {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import posixpath
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,13 +59,14 @@ class Function:
 
 def folder_from_toml(toml_text: str | None) -> str:
     """The functions folder netlify.toml names (`[functions] directory`, else the legacy
-    `[build] functions`), else Netlify's default. Raises ValueError on a broken file."""
+    `[build] functions`), else Netlify's default, under `[build] base` when one is set.
+    Raises ValueError on a broken file."""
     config = tomllib.loads(toml_text) if toml_text else {}
     functions = config.get("functions") or {}
-    build = config.get("build") or {}
+    build: dict[str, Any] = config["build"] if isinstance(config.get("build"), dict) else {}
     folder = functions.get("directory") if isinstance(functions, dict) else None
-    folder = folder or (build.get("functions") if isinstance(build, dict) else None)
-    return str(folder or DEFAULT_FOLDER)
+    folder = folder or build.get("functions") or DEFAULT_FOLDER
+    return posixpath.join(str(build.get("base") or "."), str(folder))  # relative to the base
 
 
 def toml_settings(toml_text: str | None) -> dict[str, dict[str, Any]]:
