@@ -323,3 +323,11 @@ def test_an_unchanged_site_is_rechecked_without_node_and_an_install_is_seen(
     monkeypatch.undo()
     fixed = check(tmp_path, "valid", site).steps["s"]
     assert "declared-missing" not in fixed.reason and "syntax.js:3" in fixed.reason
+
+
+def test_a_folder_too_large_to_read_is_an_error_that_says_so(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    (site / "api" / "video.bin").write_bytes(os.urandom(7 * 1024 * 1024))
+    out = check(tmp_path, "manifest", site)
+    assert out.status("s") == "error"
+    assert "too large to read in one go" in out.steps["s"].reason

@@ -72,6 +72,9 @@ class SiteHost:
             return Snapshot(folder, None)
         if not res.ok:
             raise SiteError(f"cannot read {folder}: {res.stderr.strip() or res.reason}")
+        if res.stdout.startswith("[... "):  # the connection keeps the last 8 MiB of output
+            raise SiteError(f"{folder} is too large to read in one go (over 6 MiB besides "
+                            "node_modules): set functions_dir to the functions folder itself")
         return Snapshot(folder, _untar(base64.b64decode(res.stdout)))
 
     def write(self, path: str, data: bytes) -> None:
