@@ -47,39 +47,52 @@ class Validator:
     def __init__(self, host: SiteHost, snapshot: Snapshot, node: str, concurrency: int) -> None:
         self.host, self.snapshot = host, snapshot
         self.node, self.concurrency = node, concurrency
+        self.sources: list[tuple[Function, str]] = []  # (function, source file) of this run
+        self.infos: dict[str, SourceInfo] = {}  # by source file
+        self.keys: dict[str, str] = {}  # by source file: its syntax cache key
 
     def run(self, functions: Sequence[Function]) -> Report:
+        """Each function's problems; the whole report from the cache when nothing changed."""
         files = self.snapshot.files or {}
-        sources = _sources(functions)
-        infos = {m: analyse(files[m].decode("utf-8", "replace")) for _, m in sources}
-        keys = {m: f"{hashlib.sha256(files[m]).hexdigest()}:{infos[m].esm}" for _, m in sources}
-        key = self._report_key(sources, keys, infos)
+        self.sources = _sources(functions)
+        self.infos = {m: analyse(files[m].decode("utf-8", "replace")) for _, m in self.sources}
+        self.keys = {m: f"{hashlib.sha256(files[m]).hexdigest()}:{self.infos[m].esm}"
+                     for _, m in self.sources}
+        key = self._report_key(self.sources, self.keys, self.infos)
         reports = checkcache.load("netlify-reports")
         if key in reports:
             return Report(**reports[key])
-        cache = checkcache.load("netlify-syntax")
-        checks = [{"file": self._abs(m), "esm": infos[m].esm} for _, m in sources
-                  if m.endswith(TYPESCRIPT) or keys[m] not in cache]
-        resolve = [{"file": self._abs(m), "spec": i.specifier, "style": i.style, "line": i.line,
-                    "function": f.name} for f, m in sources for i in infos[m].imports]
-        answer = self._node({"site": self.host.site, "concurrency": self.concurrency,
-                             "files_per_thread": FILES_PER_THREAD,
-                             "checks": checks, "resolve": resolve,
-                             "packages": sorted({self._abs(m) for _, m in sources})})
-        self._remember(cache, keys, answer["syntax"])
-        report = Report(checker=answer.get("checker"), node=str(answer.get("node", "")))
-        for function, member in sources:
-            self._syntax(report, function, member, cache.get(keys[member]) if
-                         self._abs(member) not in answer["syntax"] else
-                         answer["syntax"][self._abs(member)])
-        report.problems += [f"{f.name}: {f.main}: no handler: export `handler` (v1) or a "
-                            "default function (v2)" for f in functions
-                            if not (f.info.v1 or f.info.v2)]
-        self._imports(report, resolve, answer["resolved"], answer["packages"])
+        report = self._check(functions)
         if key:
             reports[key] = dataclasses.asdict(report)
             checkcache.save("netlify-reports", reports)
         return report
+
+    def _check(self, functions: Sequence[Function]) -> Report:
+        cache = checkcache.load("netlify-syntax")
+        answer, resolve = self._ask_node(cache)
+        self._remember(cache, self.keys, answer["syntax"])
+        report = Report(checker=answer.get("checker"), node=str(answer.get("node", "")))
+        for function, member in self.sources:
+            said = answer["syntax"].get(self._abs(member), cache.get(self.keys[member]))
+            self._syntax(report, function, member, said)
+        report.problems += [f"{f.name}: {f.main}: no handler: export `handler` (v1) or a "
+                            "default function (v2)" for f in functions
+                            if not (f.info.v1 or f.info.v2)]
+        self._imports(report, resolve, answer["resolved"], answer["packages"])
+        return report
+
+    def _ask_node(self, cache: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Node's syntax verdicts (for files not in the cache) and resolutions."""
+        checks = [{"file": self._abs(m), "esm": self.infos[m].esm} for _, m in self.sources
+                  if m.endswith(TYPESCRIPT) or self.keys[m] not in cache]
+        resolve = [{"file": self._abs(m), "spec": i.specifier, "style": i.style, "line": i.line,
+                    "function": f.name} for f, m in self.sources for i in self.infos[m].imports]
+        answer = self._node({"site": self.host.site, "concurrency": self.concurrency,
+                             "files_per_thread": FILES_PER_THREAD, "checks": checks,
+                             "resolve": resolve,
+                             "packages": sorted({self._abs(m) for _, m in self.sources})})
+        return answer, resolve
 
     def _report_key(self, sources: Sequence[tuple[Function, str]], keys: Mapping[str, str],
                     infos: Mapping[str, SourceInfo]) -> str:
