@@ -163,14 +163,21 @@ def test_files_compiled_in_threads_give_the_same_problems(
     assert len(one) == 7 and sorted(threads) == sorted(one)
 
 
-def test_unchanged_files_are_not_checked_again(tmp_path: Path) -> None:
-    site = make_site(tmp_path / "site", {"api/syntax.js": BROKEN["api/syntax.js"]})
+def test_changes_beside_the_functions_are_seen_despite_the_caches(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", {"api/syntax.js": BROKEN["api/syntax.js"],
+                                         "api/toplevel.js": "return;\n" + V1})
     first = check(tmp_path, "valid", site).steps["s"]
-    shutil.move(site / "node_modules", tmp_path / "nm")  # syntax results come from the cache
+    shutil.move(site / "node_modules", tmp_path / "nm")
     second = check(tmp_path, "valid", site).steps["s"]
     assert "syntax: syntax.js:3: SyntaxError" in first.reason
     assert "syntax: syntax.js:3: SyntaxError" in second.reason
     assert "not installed" in second.reason and "not installed" not in first.reason
+    assert "toplevel" not in first.reason  # `return` at the top: fine in CommonJS
+    shutil.move(tmp_path / "nm", site / "node_modules")
+    (site / "package.json").write_text(json.dumps({"name": "site", "type": "module",
+                                                   "dependencies": {"left": "1"}}))
+    third = check(tmp_path, "valid", site).steps["s"]  # same files, now ES modules
+    assert "toplevel: toplevel.js:1: SyntaxError: Illegal return statement" in third.reason
 
 
 def test_recover_regenerates_and_keeps_a_corrupt_manifest_aside(tmp_path: Path) -> None:

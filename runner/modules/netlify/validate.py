@@ -56,9 +56,12 @@ class Validator:
         files = self.snapshot.files or {}
         self.sources = _sources(functions)
         self.infos = {m: analyse(files[m].decode("utf-8", "replace")) for _, m in self.sources}
-        self.keys = {m: f"{hashlib.sha256(files[m]).hexdigest()}:{self.infos[m].esm}"
-                     for _, m in self.sources}
-        key = self._report_key(self.sources, self.keys, self.infos)
+        # what a file compiles as also depends on the package.json files ("type"), which the
+        # fingerprint covers
+        packages = checkcache.fingerprint(self.host, self.snapshot.folder)
+        self.keys = {m: hashlib.sha256(files[m] + f"{self.infos[m].esm}{packages}".encode())
+                     .hexdigest() for _, m in self.sources}
+        key = self._report_key(packages)
         reports = checkcache.load("netlify-reports")
         if key in reports:
             return Report(**reports[key])
@@ -94,15 +97,14 @@ class Validator:
                              "packages": sorted({self._abs(m) for _, m in self.sources})})
         return answer, resolve
 
-    def _report_key(self, sources: Sequence[tuple[Function, str]], keys: Mapping[str, str],
-                    infos: Mapping[str, SourceInfo]) -> str:
+    def _report_key(self, packages: str) -> str:
         """A key over every input of the report; "" when one is outside what is hashed
         (a relative import out of the functions folder)."""
         if any(i.specifier.startswith((".", "/")) and not checkcache.stays_inside(m, i.specifier)
-               for _, m in sources for i in infos[m].imports):
+               for _, m in self.sources for i in self.infos[m].imports):
             return ""
-        inputs = [sorted(keys.items()), [(f.name, m) for f, m in sources], self.node,
-                  checkcache.fingerprint(self.host, self.snapshot.folder)]
+        inputs = [sorted(self.keys.items()), [(f.name, m) for f, m in self.sources], self.node,
+                  packages]
         return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
     def _remember(self, cache: dict[str, Any], keys: Mapping[str, str],
