@@ -53,9 +53,10 @@ def run(book: str, site: Path, store: Path, *extra: str,
 def test_probes_report_each_function_and_fail_after_consecutive_failures(
         site: Path, functions: FunctionServer, tmp_path: Path) -> None:
     functions.behaviour = {"/.netlify/functions/legacy": (500, 0.0),
-                           "/.netlify/functions/counter": (200, 1.0),
+                           "/.netlify/functions/counter": (200, 2.5),
                            "/.netlify/functions/report-background": (202, 0.0)}
-    args = ("-e", f"netlify_url={functions.url}", "-e", "netlify_max_latency=300ms")
+    # a limit far from both the slow function and a loaded machine's ordinary answers
+    args = ("-e", f"netlify_url={functions.url}", "-e", "netlify_max_latency=1s")
     env = {"NETLIFY_MAX_FAILURES": "3"}
     for attempt in (1, 2):
         code, steps, _ = run("health-netlify", site, tmp_path / "s.db", *args, env=env)
@@ -66,7 +67,7 @@ def test_probes_report_each_function_and_fail_after_consecutive_failures(
     endpoint = steps["endpoints"]
     assert code == 1 and endpoint["status"] == "failed"
     assert "legacy: status 500, expected 200 (3 of 3 in a row)" in endpoint["reason"]
-    assert "counter: answered in" in endpoint["reason"] and "limit 300 ms" in endpoint["reason"]
+    assert "counter: answered in" in endpoint["reason"] and "limit 1000 ms" in endpoint["reason"]
     assert [p["name"] for p in endpoint["fields"]["probes"]] == ["counter", "legacy"]
     assert endpoint["fields"]["probed"] == len(NAMES) - 2  # scheduled: not probed
     report = {line.split()[0]: line for line in endpoint["stdout"].splitlines()[3:]}
