@@ -10,7 +10,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -282,6 +281,3 @@ def _answer(handler: BaseHTTPRequestHandler, status: int, body: Any,
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
-
-
-Waiter = Callable[[], bool]
