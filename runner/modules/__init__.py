@@ -105,8 +105,8 @@ class Module(Protocol):
 
 def registry() -> dict[str, Module]:
     """Every built-in module by name. Module files import nothing heavy at top level."""
-    from runner.modules import file, http, pm2, tcp, workflows
+    from runner.modules import file, http, netlify, pm2, tcp, workflows
 
     modules: list[Module] = [http.HTTP(), tcp.TCP(), file.File(), pm2.PM2(),
-                             workflows.Workflows()]
+                             workflows.Workflows(), netlify.Netlify()]
     return {m.name: m for m in modules}

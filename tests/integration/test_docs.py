@@ -79,6 +79,14 @@ def workflows_incident(project: Path, env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def netlify_incident(site: Path) -> None:
+    """docs/netlify.md's situation: a function was added after the manifest was written."""
+    from tests.netlifyenv import V2, make_site
+
+    make_site(site, {"api/functions-manifest.json": '{"version": 1, "functions": []}'})
+    (site / "api" / "late.mjs").write_text(V2)
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
 def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env) -> None:
     project = tmp_path / "project"
@@ -97,6 +105,8 @@ def test_every_command_in_the_docs_runs(path: Path, tmp_path: Path, pm2: PM2Env)
         env |= pm2_incident(pm2)
     if path.name == "workflows.md":
         env = workflows_incident(project, env)
+    if path.name == "netlify.md":
+        netlify_incident(project / "site")
     for args, code in commands(path):
         out = urs(*steady(args), cwd=project, env=env)
         assert "Traceback" not in out.stderr, (args, out.stderr)
