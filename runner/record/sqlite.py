@@ -224,10 +224,23 @@ def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA busy_timeout = 30000")
-    db.execute("PRAGMA journal_mode = WAL")
+    _wal(db)
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
     return db
+
+
+def _wal(db: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch to WAL mode; a new file switched by several processes at once answers "locked"
+    without waiting for the busy timeout, so try again for a few seconds."""
+    for attempt in range(tries):
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _private_file(path: Path) -> None:

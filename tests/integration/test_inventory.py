@@ -144,7 +144,7 @@ def test_invalid_group_names_kept_warned_and_usable(tmp_path: Path) -> None:
     book = write(tmp_path, "hosts: web-servers\nsteps: [{name: s, run: 'echo {{ x }}'}]\n")
     for inv in (ini, yml):
         ran = urs("check", str(book), "-i", inv)
-        assert ran.returncode == 0 and ran.stdout == "ok: book: 1 steps, 1 host\n", ran.stderr
+        assert ran.returncode == 0 and ran.stdout == "ok: book: 1 step, 1 host\n", ran.stderr
         assert "web-servers" in ran.stderr  # the same warning
         loaded = load_inventory([inv])
         assert select(loaded, "all-prod:!db.main", "--limit") == ["w1"]

@@ -117,7 +117,9 @@ def test_auto_regenerate_off_only_reports(tmp_path: Path) -> None:
     out = urs("run", "recover-netlify", "-e", f"netlify_site={site}", "--json",
               env={"URS_STORE": str(tmp_path / "s.db"), "NETLIFY_AUTO_REGENERATE": "false"})
     assert out.returncode == 1
-    assert "auto regeneration is off: would regenerate it" in out.stdout
+    # the switch makes the whole run report, as --check does (the module says the same alone)
+    assert '"check_reason": "auto-recovery is off (env NETLIFY_AUTO_REGENERATE)"' in out.stdout
+    assert "would recover" in out.stdout
     assert not (site / "api" / "functions-manifest.json").exists()
 
 
