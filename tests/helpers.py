@@ -116,6 +116,22 @@ def urs(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = Non
                           check=False)
 
 
+def urs_with_a_bug(*args: str) -> subprocess.CompletedProcess[str]:
+    """`urs ARGS` with a bug planted outside any step: the run's batches raise RuntimeError."""
+    code = (
+        "import sys\n"
+        "import runner.execute as execute\n"
+        "def boom(*args):\n"
+        "    raise RuntimeError('a bug outside any step')\n"
+        "execute._batches = boom\n"
+        "from runner.cli import main\n"
+        f"sys.argv = ['urs', *{list(args)!r}]\n"
+        "main()\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
 def wait_for(predicate: Callable[[], object], deadline_s: float = 20.0) -> bool:
     """Poll until predicate is true or the deadline passes; whether it became true."""
     deadline = time.monotonic() + deadline_s

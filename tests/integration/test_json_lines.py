@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.helpers import ROOT, urs, wait_for, write
+from tests.helpers import ROOT, urs, urs_with_a_bug, wait_for, write
 
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
 
@@ -109,18 +109,7 @@ def test_the_schema_names_every_line_urs_writes() -> None:
 
 def test_a_bug_in_urs_is_a_json_line_with_its_traceback(tmp_path: Path, store: Path) -> None:
     book = write(tmp_path, "steps: [{name: a, run: 'true'}]")
-    code = (
-        "import runner.execute as execute\n"
-        "def boom(*args):\n"
-        "    raise RuntimeError('a bug outside any step')\n"
-        "execute._batches = boom\n"
-        "import sys\n"
-        "from runner.cli import main\n"
-        f"sys.argv = ['urs', 'run', {str(book)!r}, '--json']\n"
-        "main()\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=False)
+    out = urs_with_a_bug("run", str(book), "--json")
     assert out.returncode == 70
     events = lines(out)
     crash = events[-1]

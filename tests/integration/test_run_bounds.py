@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import ROOT, process_gone, urs, wait_for, write
+from tests.helpers import ROOT, process_gone, urs, urs_with_a_bug, wait_for, write
 
 
 def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
@@ -167,18 +167,7 @@ def test_a_store_that_cannot_be_used_is_one_line_and_exit_5(tmp_path: Path) -> N
 def test_a_bug_in_urs_exits_70_and_records_the_run_as_crashed(tmp_path: Path,
                                                              store: Path) -> None:
     book = write(tmp_path, "steps: [{name: a, run: 'true'}]")
-    code = (
-        "import runner.execute as execute\n"
-        "def boom(*args):\n"
-        "    raise RuntimeError('a bug outside any step')\n"
-        "execute._batches = boom\n"
-        "import sys\n"
-        "from runner.cli import main\n"
-        f"sys.argv = ['urs', 'run', {str(book)!r}]\n"
-        "main()\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=False)
+    out = urs_with_a_bug("run", str(book))
     assert out.returncode == 70
     assert "RuntimeError: a bug outside any step" in out.stderr
     assert "internal error" in out.stderr
@@ -222,16 +211,17 @@ steps:
 def test_a_lock_held_past_its_deadline_is_reported(tmp_path: Path, store: Path) -> None:
     book = write(tmp_path, "steps: [{name: a, run: 'true'}]")
     code = (
-        "import sys, time\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "from runner.record.lock import RunLock, lock_key\n"
         f"lock = RunLock(Path({str(store.parent / 'locks')!r}), "
         f"lock_key([{str(book)!r}], []), 'book')\n"
         "lock.acquire(0, deadline_s=0.01)\n"
         "print('held', flush=True)\n"
-        "time.sleep(60)\n"
+        "sys.stdin.read()  # held until the test closes stdin\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         out = urs("run", str(book))
@@ -239,8 +229,7 @@ def test_a_lock_held_past_its_deadline_is_reported(tmp_path: Path, store: Path) 
         assert f"pid {holder.pid}" in out.stderr
         assert "is past its deadline" in out.stderr and "may be hung" in out.stderr
     finally:
-        holder.kill()
-        holder.wait()
+        holder.communicate(timeout=30)
 
 
 def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) -> None:
