@@ -7,9 +7,9 @@ commands live beside this module, one file per family, and import the stages the
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -59,9 +59,27 @@ def guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# each command and the module beside this one that defines it: a command's module (and what
+# it imports) is loaded only when that command runs, or for `urs --help`
+LAZY = {"run": "runs", "check": "runs", "graph": "runs", "list": "runs",
+        "history": "records", "status": "records", "inventory": "inventory",
+        "init": "config", "config": "config", "schedule": "config",
+        "daemon": "daemon", "logs": "daemon", "incidents": "incidents", "ack": "incidents",
+        "release": "incidents", "notify": "notify"}
+
+
 class Commands(click.Group):
-    """`urs --help` lists each command with its summary in full (its docstring's first
-    paragraph), wrapped, never cut short with "..."."""
+    """The commands, each imported on first use (LAZY). `urs --help` lists each command with
+    its summary in full (its docstring's first paragraph), wrapped, never cut short with
+    "..."."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*LAZY, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            importlib.import_module(f"runner.cli.{LAZY[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
@@ -134,6 +152,8 @@ def main() -> None:
             click.echo(str(code), err=True)
             code = 1
     except Exception:  # noqa: BLE001 - the one place a bug becomes exit 70
+        import traceback
+
         traceback.print_exc()
         click.echo("urs: internal error (a bug in urs, exit code 70); the run, if one started, "
                    "is recorded as crashed", err=True)

@@ -135,10 +135,9 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     from runner import pipeline
     from runner.plan import check_tags
     from runner.report.console import ConsoleReporter
-    from runner.report.jsonl import JsonReporter
 
     run_id = uuid.uuid4().hex
-    json_out = JsonReporter(run_id) if as_json else None
+    json_out = _json_reporter(run_id) if as_json else None
     say = json_out.notice if json_out else lambda text: click.echo(text, err=True)
     with _as_json_lines(json_out):
         loaded = _load(playbooks, inventories, extra, limit, say)
@@ -164,9 +163,18 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
 
 def _policy(settings: Config | None) -> Policy:
     from runner.notify import Policy
+
+    if settings is None:
+        return Policy()
     from runner.notify.settings import policy_for
 
-    return policy_for(settings) if settings is not None else Policy()
+    return policy_for(settings)
+
+
+def _json_reporter(run_id: str) -> JsonReporter:
+    from runner.report.jsonl import JsonReporter
+
+    return JsonReporter(run_id)
 
 
 def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
@@ -245,10 +253,10 @@ def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple
 def graph(playbook: str, fmt: str) -> None:
     """Show a playbook's step graph (text, Graphviz dot or Mermaid)."""
     from runner import load, plan
-    from runner.modules import registry
+    from runner.modules import FieldsOf, registry
     from runner.report import views
 
-    book = load.load([playbook], {k: m.fields for k, m in registry().items()})
+    book = load.load([playbook], FieldsOf(registry()))
     # variables may come from an inventory not given here: check template syntax only
     click.echo(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
 
@@ -257,10 +265,10 @@ def graph(playbook: str, fmt: str) -> None:
 def list_playbooks() -> None:
     """List playbooks: the project's (./playbooks) and the built-in ones."""
     from runner import load
-    from runner.modules import registry
+    from runner.modules import FieldsOf, registry
     from runner.report import views
 
-    fields = {k: m.fields for k, m in registry().items()}
+    fields = FieldsOf(registry())
     builtin = load.builtin_dir().resolve()
     found: dict[str, tuple[str, Any]] = {}
     for name, path in load.available(load.search_dirs()).items():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import heapq
 import os
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
@@ -14,6 +13,7 @@ from itertools import islice
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
+from runner.errors import current_traceback
 from runner.events import HostFinished, StepFinished, StepRetrying, StepStarted
 from runner.execute.context import RunContext, RunState
 from runner.execute.step import StepCall
@@ -138,7 +138,7 @@ class HostRun:
             reason = f"urs failed around this step: {type(exc).__name__}: {exc}"
             result = replace(self._skip(node, Status.ERROR, reason), attempts=1)
             return replace(result, fields={"error": type(exc).__name__,
-                                           "traceback": traceback.format_exc(limit=-8)})
+                                           "traceback": current_traceback(limit=-8)})
 
     def _run_once_or_call(self, node: Node, conn: Connection) -> StepResult:
         if node.step.run_once:
