@@ -6,7 +6,6 @@ exit codes and printing stay with the caller.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,8 +138,7 @@ def _past_actions(loaded: Loaded, store: OutcomeStore) -> dict[str, tuple[PastAc
 
 
 def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) -> RunResult:
-    redactor = Redactor(secret_values(dict(os.environ)))
-    redactor.add(secret_values(dict(loaded.extra)))
+    redactor = Redactor(secret_values(dict(loaded.extra)))
     ctx = RunContext(
         run_id=options.run_id, plan=loaded.plan, inventory=loaded.inventory,
         targets=loaded.targets, modules=loaded.modules, bus=bus, redactor=redactor,

@@ -203,6 +203,17 @@ class HostRun:
         self.ctx.bus.emit(StepFinished(shown, node.label))
 
 
+# variables every host's context shares, scanned for secrets once per run (shared_secrets)
+SHARED = frozenset({"env", "hostvars", "groups"})
+
+
+def shared_secrets(ctx: RunContext) -> None:
+    """Mask the secrets of what every host's context shares: the environment and every host's
+    variables (`hostvars`), once per run rather than once per host (O(hosts^2))."""
+    ctx.redactor.add(secret_values(dict(os.environ)))
+    ctx.redactor.add(secret_values(ctx.inventory.hostvars))
+
+
 def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]:
     """Playbook defaults < inventory vars < playbook vars < secrets < -e, with Ansible's
     magic variables, each rendered when used (runner.templating.variables)."""
@@ -217,8 +228,9 @@ def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]
     layers = [book.defaults, host.vars, book.vars, book.secrets, ctx.extra_vars]
     context = resolve(layers, plain)
     ctx.redactor.add(secret_values({name: context[name] for name in book.secrets}, all_=True))
-    ctx.redactor.add(secret_values(context))
+    ctx.redactor.add(secret_values({k: v for k, v in context.items() if k not in SHARED}))
     return context
+
 
 
 class Ready:
