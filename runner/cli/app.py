@@ -59,6 +59,17 @@ def guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def show(text: str, *, as_json: bool = False, err: bool = False) -> None:
+    """Print what a command found. A text view holds names, hosts, reasons and output from
+    playbooks, inventories and the store, so every control character in it is shown escaped
+    (`\\x1b[2J`, `\\x0d`): none clears the screen, rewrites a line or retitles the window.
+    Every text view prints through here. JSON is printed as it is: json.dumps escapes control
+    characters itself, and a reader gets the exact string."""
+    from runner.redact import escape_controls
+
+    click.echo(text if as_json else escape_controls(text), err=err)
+
+
 class Commands(click.Group):
     """`urs --help` lists each command with its summary in full (its docstring's first
     paragraph), wrapped, never cut short with "..."."""

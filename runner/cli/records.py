@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from runner.cli.app import cli, guard, open_store
+from runner.cli.app import cli, guard, open_store, show
 from runner.errors import InputError, did_you_mean
 
 STORE_HELP = "The outcome store (default: $URS_STORE or the user's state directory)."
@@ -36,14 +36,15 @@ def history(run_id: str | None, playbook: str | None, count: int, as_json: bool,
     db = open_store(store)
     try:
         if run_id is None:
-            click.echo(records.history(db.runs(count, playbook), as_json))
+            show(records.history(db.runs(count, playbook), as_json), as_json=as_json)
             return
         matches = db.runs(1, playbook) if run_id == "latest" else \
             [r for r in db.runs(100_000, playbook) if r["id"].startswith(run_id)]
         if len(matches) != 1:
             raise InputError.one("history", None, "RUN_ID", "one recorded run",
                                  f"{len(matches)} runs starting with '{run_id}'")
-        click.echo(records.run_detail(matches[0], db.run_steps(matches[0]["id"]), as_json))
+        show(records.run_detail(matches[0], db.run_steps(matches[0]["id"]), as_json),
+             as_json=as_json)
     finally:
         db.close()
 
@@ -72,19 +73,19 @@ def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool
         _stale(db.jobs_latest(), as_json)
     try:
         for channel in db.failing_channels():
-            click.echo(f"warning: notification channel {views.shown(channel['channel'])} is "
-                       f"failing: {channel['last_error']}", err=True)
+            show(f"warning: notification channel {views.shown(channel['channel'])} is "
+                 f"failing: {channel['last_error']}", err=True)
         rows = db.latest()
         if not as_json and playbook is None and limit is None:
             daemon = views.daemon_status(db.monitors(), db.jobs_latest())
             if daemon:
-                click.echo(daemon)
+                show(daemon)
     finally:
         db.close()
     rows = _chosen(rows, playbook, limit)
     shown = [r for r in rows if records.failing(r)] if failing else rows
     if shown or as_json:
-        click.echo(records.status(shown, as_json))
+        show(records.status(shown, as_json), as_json=as_json)
     elif not as_json:
         click.echo("nothing is failing" if failing and rows else _nothing(playbook))
     sys.exit(records.status_exit_code(rows))
@@ -145,5 +146,5 @@ def _stale(latest: list[dict[str, Any]], as_json: bool) -> None:
         if seen is None or now - seen["started_at"] > limit:
             late.append({"job": job.name, "last_run": seen["started_at"] if seen else None,
                          "limit_s": limit})
-    click.echo(views.stale(late, as_json))
+    show(views.stale(late, as_json), as_json=as_json)
     sys.exit(1 if late else 0)

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import CRASHED, cli, guard, inventory_options, problem_lines, store_path
+from runner.cli.app import (
+    CRASHED,
+    cli,
+    guard,
+    inventory_options,
+    problem_lines,
+    show,
+    store_path,
+)
 from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy, StoreError
 
@@ -174,9 +182,9 @@ def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
     from runner.report import views
 
     if hosts:
-        click.echo(views.host_listing(loaded.targets))
+        show(views.host_listing(loaded.targets))
     if steps:
-        click.echo(views.step_listing(loaded.plan, tags, skip_tags))
+        show(views.step_listing(loaded.plan, tags, skip_tags))
 
 
 # the original system each built-in playbook belongs to: its auto-recovery switch applies
@@ -229,12 +237,12 @@ def _names(text: str) -> frozenset[str]:
 @guard
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
-    from runner.report.text import plural
+    from runner.report.text import one_line, plural
 
     loaded = _load(playbooks, inventories, extra, None)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
-    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: "
-               f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
+    show(f"ok: {one_line(', '.join(b.name for b in loaded.plan.books))}: "
+         f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
 
 
 @cli.command()
@@ -250,7 +258,7 @@ def graph(playbook: str, fmt: str) -> None:
 
     book = load.load([playbook], {k: m.fields for k, m in registry().items()})
     # variables may come from an inventory not given here: check template syntax only
-    click.echo(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
+    show(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
 
 
 @cli.command(name="list")
@@ -269,6 +277,6 @@ def list_playbooks() -> None:
         except InputError:
             book = None
         found[name] = ("built-in" if path.resolve().parent == builtin else "project", book)
-    click.echo(views.playbook_list(found))
+    show(views.playbook_list(found))
 
 
