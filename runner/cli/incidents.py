@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, guard, open_store, show
+from runner.cli.app import JsonCommand, cli, guard, open_store, show
 from runner.errors import InputError
 
 STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
@@ -17,7 +17,7 @@ STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
                           "user's state directory).")
 
 
-@cli.command()
+@cli.command(cls=JsonCommand)
 @click.option("--all", "everything", is_flag=True, help="Resolved incidents too.")
 @click.option("-n", "--count", default=50, show_default=True, type=click.IntRange(1),
               help="How many, newest first.")

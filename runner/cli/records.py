@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from runner.cli.app import cli, guard, open_store, show
+from runner.cli.app import JsonCommand, cli, guard, open_store, show
 from runner.errors import InputError, did_you_mean
 
 STORE_HELP = "The outcome store (default: $URS_STORE or the user's state directory)."
 
 
-@cli.command()
+@cli.command(cls=JsonCommand)
 @click.argument("run_id", required=False)
 @click.option("-p", "--playbook", help="Only runs of this playbook.")
 @click.option("-n", "--count", default=20, show_default=True, type=click.IntRange(1),
@@ -49,7 +49,7 @@ def history(run_id: str | None, playbook: str | None, count: int, as_json: bool,
         db.close()
 
 
-@cli.command()
+@cli.command(cls=JsonCommand)
 @click.option("-p", "--playbook", help="Only this playbook.")
 @click.option("-l", "--limit", metavar="PATTERN",
               help="Only hosts matching this pattern (`web*`, `web-1,web-2`, `all:!web-1`).")

@@ -15,6 +15,7 @@ import click
 
 from runner.cli.app import (
     CRASHED,
+    JsonCommand,
     cli,
     guard,
     inventory_options,
@@ -52,21 +53,13 @@ def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
-class RunCommand(click.Command):
-    """`urs run`: with --json, a usage error is a JSON line on stdout too."""
+class RunCommand(JsonCommand):
+    """`urs run`: its JSON error line has a run id and a schema version, as every line of it."""
 
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
-        as_json = "--json" in args
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            if not as_json:
-                raise
-            from runner.report.jsonl import JsonReporter
+    def json_error(self, errors: list[str], exit_code: int) -> None:
+        from runner.report.jsonl import JsonReporter
 
-            JsonReporter(uuid.uuid4().hex).error([exc.format_message()], exc.exit_code)
-            sys.exit(exc.exit_code)
+        JsonReporter(uuid.uuid4().hex).error(errors, exit_code)
 
 
 @contextlib.contextmanager
