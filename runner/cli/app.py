@@ -57,9 +57,8 @@ def fail(exc: InputError | LockBusy | StoreError, as_json: bool) -> NoReturn:
     if as_json:
         json_error(lines, exc.exit_code)
     else:
-        for line in lines:
-            click.echo(f"{'skipped' if isinstance(exc, LockBusy) else 'error'}: {line}",
-                       err=True)
+        for line in lines:  # they may quote names and values as written: shown escaped
+            show(f"{'skipped' if isinstance(exc, LockBusy) else 'error'}: {line}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -124,6 +124,8 @@ COMMAND_ERRORS = [
     (["history", "-n", "0"], 2, "Invalid value for '-n' / '--count'"),
     (["history", "no-such-run"], 2, "history: RUN_ID: expected one recorded run"),
     (["history", "--store", "{not_a_db}"], 5, "cannot use the outcome store"),
+    (["history", "--since", "soon"], 2, "Invalid value for '--since'"),
+    (["history", "-p", "no-such-playbook"], 2, "no playbook 'no-such-playbook'"),
     (["status", "--bogus"], 2, "No such option '--bogus'"),
     (["status", "-p", "no-such-playbook"], 2, "no playbook 'no-such-playbook'"),
     (["status", "-l", "web*"], 2, "--limit"),
