@@ -53,6 +53,7 @@ def guard(func: F) -> F:
 
 
 def fail(exc: InputError | LockBusy | StoreError, as_json: bool) -> NoReturn:
+    """Say an expected error (as text on stderr, or as JSON) and exit with its code."""
     lines = problem_lines(exc) if isinstance(exc, InputError) else [str(exc)]
     if as_json:
         json_error(lines, exc.exit_code)

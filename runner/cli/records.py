@@ -157,7 +157,7 @@ def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool
     if shown or as_json:
         show(records.status(shown, as_json), as_json=as_json)
     elif not as_json:
-        click.echo("nothing is failing" if failing and rows else _nothing(playbook))
+        show("nothing is failing" if failing and rows else _nothing(playbook))
     sys.exit(records.status_exit_code(rows))
 
 
