@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import CRASHED, cli, guard, inventory_options, problem_lines, store_path
+from runner.cli.app import (
+    CRASHED,
+    JsonCommand,
+    cli,
+    guard,
+    inventory_options,
+    problem_lines,
+    show,
+    store_path,
+)
 from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy, StoreError
 
@@ -44,21 +53,13 @@ def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
-class RunCommand(click.Command):
-    """`urs run`: with --json, a usage error is a JSON line on stdout too."""
+class RunCommand(JsonCommand):
+    """`urs run`: its JSON error line has a run id and a schema version, as every line of it."""
 
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
-        as_json = "--json" in args
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            if not as_json:
-                raise
-            from runner.report.jsonl import JsonReporter
+    def json_error(self, errors: list[str], exit_code: int) -> None:
+        from runner.report.jsonl import JsonReporter
 
-            JsonReporter(uuid.uuid4().hex).error([exc.format_message()], exc.exit_code)
-            sys.exit(exc.exit_code)
+        JsonReporter(uuid.uuid4().hex).error(errors, exit_code)
 
 
 @contextlib.contextmanager
@@ -182,9 +183,9 @@ def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
     from runner.report import views
 
     if hosts:
-        click.echo(views.host_listing(loaded.targets))
+        show(views.host_listing(loaded.targets))
     if steps:
-        click.echo(views.step_listing(loaded.plan, tags, skip_tags))
+        show(views.step_listing(loaded.plan, tags, skip_tags))
 
 
 # the original system each built-in playbook belongs to: its auto-recovery switch applies
@@ -237,12 +238,12 @@ def _names(text: str) -> frozenset[str]:
 @guard
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
-    from runner.report.text import plural
+    from runner.report.text import one_line, plural
 
     loaded = _load(playbooks, inventories, extra, None)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
-    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: "
-               f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
+    show(f"ok: {one_line(', '.join(b.name for b in loaded.plan.books))}: "
+         f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
 
 
 @cli.command()
@@ -258,7 +259,7 @@ def graph(playbook: str, fmt: str) -> None:
 
     book = load.load([playbook], FieldsOf(registry()))
     # variables may come from an inventory not given here: check template syntax only
-    click.echo(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
+    show(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
 
 
 @cli.command(name="list")
@@ -277,6 +278,6 @@ def list_playbooks() -> None:
         except InputError:
             book = None
         found[name] = ("built-in" if path.resolve().parent == builtin else "project", book)
-    click.echo(views.playbook_list(found))
+    show(views.playbook_list(found))
 
 
