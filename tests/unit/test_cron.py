@@ -89,6 +89,10 @@ def test_cron_without_a_systemd_form_says_why(expression: str, why: str) -> None
     ("0 0 30 2 *", "bad day-of-month"),  # never comes
     ("0 0 * 13 *", "bad month"), ("0 0 * * 8", "bad day-of-week"), ("5-1 * * * *", "bad minute"),
     ("*/0 * * * *", "bad minute"), ("0 0 * * MON-", "bad day-of-week"),
+    # cronsim's extensions, which cron refuses (`urs schedule` writes these lines to a crontab)
+    *[(e, "cron's own syntax: numbers, month and day names, * , - and / (not L, W, # or ?)")
+      for e in ("0 0 L * *", "0 0 * * 5L", "0 0 LW * *", "0 0 15W * *", "0 0 * * MON#2",
+                "0 0 ? * MON")],
 ])
 def test_urs_yml_cron_expressions(expression: str, problem: str | None) -> None:
     assert cron.problem(expression) == problem
