@@ -39,7 +39,7 @@ def history(run_id: str | None, playbook: str | None, count: int, as_json: bool,
             click.echo(records.history(db.runs(count, playbook), as_json))
             return
         matches = db.runs(1, playbook) if run_id == "latest" else \
-            [r for r in db.runs(100_000, playbook) if r["id"].startswith(run_id)]
+            db.runs(100_000, playbook, id_prefix=run_id)
         if len(matches) != 1:
             raise InputError.one("history", None, "RUN_ID", "one recorded run",
                                  f"{len(matches)} runs starting with '{run_id}'")

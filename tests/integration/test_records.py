@@ -128,3 +128,24 @@ def test_history_latest_and_missing_files_say_just_that(tmp_path: Path, store: P
     typo = urs("run", "health-sytem")
     assert typo.stderr == ("error: health-sytem: no playbook of that name "
                            "(did you mean 'health-system'?)\n")
+
+
+def test_history_finds_a_run_by_any_prefix_of_its_id(tmp_path: Path) -> None:
+    """`urs history PREFIX` reads a range of run ids: the same runs as `startswith`, for any
+    prefix (the last code point, one that cannot be stepped over, none that is no UTF-8)."""
+    from runner.events import RunStarted
+    from runner.record.sqlite import SQLiteStore
+
+    ids = ["ab", "abc", "ab\U0010ffff", "ab\U0010ffffz", "ac", "a\ud7ff", "a\ue000", "b", "é1"]
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        for n, run_id in enumerate(ids):
+            store.notify(RunStarted(run_id, "p" if n % 2 else "q", ("p",), (), 1, False, n))
+        for prefix in ["", "a", "ab", "ab\U0010ffff", "a\ud7ff", "é", "\udcff", "abcd"]:
+            expected = [i for i in reversed(ids) if i.startswith(prefix)]
+            assert [r["id"] for r in store.runs(100, id_prefix=prefix)] == expected, prefix
+        assert [r["id"] for r in store.runs(100, "p", id_prefix="ab")] == ["ab\U0010ffffz", "abc"]
+    finally:
+        store.close()
+    out = urs("history", "\udcff", "--store", str(tmp_path / "s.db"))
+    assert out.returncode == 2 and "0 runs starting with" in out.stderr
