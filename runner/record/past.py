@@ -1,7 +1,8 @@
 """The SQL of what a run reads of the past before it starts, for `SQLiteStore`: each step's
 previous outcomes and what modules did in earlier runs. Both read only the rows they return,
 through indexes (schema version 6), however many outcomes the store holds: a daemon asks on
-every tick."""
+every tick. (A PostgreSQL store does the same: a LATERAL join of the keys with a LIMIT each, and
+the actions table with an index on (playbook, ended_at).)"""
 
 from __future__ import annotations
 
