@@ -15,7 +15,9 @@ from runner.model import PastAction, PastOutcome, Status
 Key = tuple[str, str, str]  # playbook, host, step
 
 # the newest per_step outcomes of each (playbook, host, step) asked for: one LIMIT each, on
-# step_history (without INDEXED BY, SQLite may choose step_window and sort the whole window)
+# step_history (without INDEXED BY, SQLite may choose step_window and sort the whole window).
+# Ids follow time, so a step run on every tick reads per_step rows; one with fewer outcomes in
+# the window reads its older ones too (a step run weekly: its dozen within retention).
 PREVIOUS = """
 SELECT o.playbook, o.host, o.step, o.status, o.reason, o.fields, o.ended_at
 FROM json_each(?) k JOIN step_outcomes o ON o.id IN (

@@ -41,8 +41,8 @@ class OutcomeStore(Protocol):
     def previous_outcomes(self, keys: Sequence[tuple[str, str, str]], per_step: int,
                           since: float) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
         """The last per_step outcomes (outside check mode, since a time) of these steps, each
-        a (playbook, host, step), newest first; a step without any is left out. Reads only
-        the rows it returns, however large the store (a daemon asks on every tick)."""
+        a (playbook, host, step), newest first; a step without any is left out. Reads the
+        rows it returns, not the store (a daemon asks on every tick)."""
         ...
 
     def skipped_run(self, run_id: str, job: str, playbooks: Sequence[str], status: str,
