@@ -137,6 +137,13 @@ def _past_actions(loaded: Loaded, store: OutcomeStore) -> dict[str, tuple[PastAc
     return {host: tuple(actions) for host, actions in by_host.items()}
 
 
+def _steps_to_run(loaded: Loaded) -> list[tuple[str, str, str]]:
+    """(playbook, host, step) of every step the run may execute: whose earlier outcomes the
+    store is asked for (what `execute.host` looks up)."""
+    return [(node.book.name, host.name, node.step.name) for node in loaded.plan.nodes.values()
+            for host in loaded.targets.get(node.book.name, ())]
+
+
 def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) -> RunResult:
     redactor = Redactor(secret_values(dict(loaded.extra)))
     ctx = RunContext(
@@ -149,7 +156,7 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) ->
         past_actions=_past_actions(loaded, store), job=options.job,
         check_reason=options.check_reason or ("--check" if options.check_mode else ""),
         cancel=options.cancel or Cancel(),
-        previous=store.previous_outcomes([b.name for b in loaded.plan.books], PREVIOUS_OUTCOMES,
+        previous=store.previous_outcomes(_steps_to_run(loaded), PREVIOUS_OUTCOMES,
                                          time.time() - ACTION_MEMORY_S),
         quarantined=store.quarantined([b.name for b in loaded.plan.books], time.time()),
     )

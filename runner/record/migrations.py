@@ -107,7 +107,47 @@ BEGIN
 END
 """
 
-MIGRATIONS = (V1, V2, V3, V4, V5)
+# What a run reads before it starts must not grow with the store (a daemon checking 20 hosts x
+# 5 steps every 30 s writes ~290,000 step outcomes a day):
+# - a step's previous outcomes: `LIMIT per_step` on (playbook, host, step, id) outside check
+#   mode; the flap guard's count of recoveries: a range of ended_at on the same step;
+# - what modules did (`fields["actions"]`): a row each in step_actions, written with the outcome
+#   (back-filled here), read by (playbook, ended_at) instead of json_each over every outcome;
+# - a run's steps and the outcomes that retention deletes with their run: by run_id;
+# - the runs left 'running' (read whenever a store is opened), an incident's deliveries and
+#   `urs incidents --all`, the active quarantines of a playbook and the end of a step's last
+#   quarantine (the flap guard): indexes of their own.
+V6 = """
+DROP INDEX IF EXISTS step_latest;
+DROP INDEX IF EXISTS step_recent;
+CREATE INDEX IF NOT EXISTS step_history ON step_outcomes (playbook, host, step, id)
+    WHERE check_mode = 0;
+CREATE INDEX IF NOT EXISTS step_window ON step_outcomes (playbook, host, step, ended_at)
+    WHERE check_mode = 0;
+CREATE INDEX IF NOT EXISTS step_run ON step_outcomes (run_id);
+CREATE TABLE IF NOT EXISTS step_actions (
+    outcome INTEGER NOT NULL REFERENCES step_outcomes(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL,
+    kind TEXT, target TEXT, ended_at REAL NOT NULL, PRIMARY KEY (outcome, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS step_actions_recent ON step_actions (playbook, ended_at);
+INSERT OR IGNORE INTO step_actions
+    SELECT s.id, a.id, s.playbook, s.host, s.step, json_extract(a.value, '$.kind'),
+           json_extract(a.value, '$.target'), s.ended_at
+    FROM step_outcomes s, json_each(s.fields, '$.actions') a
+    WHERE s.check_mode = 0 AND s.fields LIKE '%"actions"%';
+CREATE INDEX IF NOT EXISTS runs_running ON runs (control_host) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS notices_incident ON notices (incident);
+CREATE INDEX IF NOT EXISTS deliveries_notice ON deliveries (notice);
+CREATE INDEX IF NOT EXISTS incidents_opened ON incidents (opened_at);
+CREATE INDEX IF NOT EXISTS quarantines_active ON quarantines (playbook, until)
+    WHERE released_at IS NULL;
+DROP INDEX IF EXISTS quarantines_step;
+CREATE INDEX IF NOT EXISTS quarantines_end
+    ON quarantines (playbook, host, step, COALESCE(released_at, until))
+"""
+
+MIGRATIONS = (V1, V2, V3, V4, V5, V6)
 
 
 def migrate(db: sqlite3.Connection) -> None:

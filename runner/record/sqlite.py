@@ -19,11 +19,25 @@ from runner.errors import StoreError
 from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
 from runner.model import PastAction, PastOutcome, Status
 from runner.notify import Policy
+from runner.record import past
 from runner.record.incidents import EscalationRecords, record_outcome
 from runner.record.migrations import migrate
-from runner.record.store import RunFilter, private_dir, retention_days
+from runner.record.sqlitefile import connect
+from runner.record.store import RunFilter, retention_days
 
 TAIL = 2000
+
+# the latest run of each job: the jobs found one index seek at a time (from one job to the
+# next), not by grouping every run ever recorded
+JOBS_LATEST = """
+WITH RECURSIVE jobs(job) AS (
+    SELECT MIN(job) FROM runs WHERE job > ''
+    UNION ALL
+    SELECT (SELECT MIN(job) FROM runs WHERE job > jobs.job) FROM jobs WHERE job IS NOT NULL)
+SELECT r.* FROM jobs JOIN runs r ON r.job = jobs.job
+    AND r.started_at = (SELECT MAX(started_at) FROM runs WHERE job = jobs.job)
+ORDER BY r.job
+"""
 
 
 class SQLiteStore(EscalationRecords):
@@ -38,7 +52,7 @@ class SQLiteStore(EscalationRecords):
         self._run_id = ""
         self._check_mode = False
         try:
-            self._db = _connect(path)
+            self._db = connect(path)
             migrate(self._db)
             self._mark_aborted()
         except (OSError, sqlite3.Error) as exc:
@@ -92,7 +106,7 @@ class SQLiteStore(EscalationRecords):
     def _step(self, e: StepFinished) -> None:
         r = e.result
         with self._write() as db:
-            db.execute(
+            cursor = db.execute(
                 "INSERT INTO step_outcomes (run_id, playbook, host, step, status, ignored, rc,"
                 " attempts, duration_s, reason, stdout_tail, stderr_tail, changed, started_at,"
                 " ended_at, fields, check_mode) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -103,6 +117,8 @@ class SQLiteStore(EscalationRecords):
             )
             if not self._check_mode:  # in the same transaction: never an outcome without
                 record_outcome(db, r, self._run_id, self.policy)  # its incident's notices
+                if "actions" in r.fields:  # nor without the actions it took
+                    past.remember_actions(db, int(cursor.lastrowid or 0))
 
     def _host(self, e: HostFinished) -> None:
         h = e.result
@@ -119,29 +135,11 @@ class SQLiteStore(EscalationRecords):
         self.prune()
 
     def recent_actions(self, playbooks: Sequence[str], since: float) -> list[PastAction]:
-        marks = ",".join("?" * len(playbooks))
-        rows = self._db.execute(
-            "SELECT s.playbook, s.host, s.step, json_extract(a.value, '$.kind'), "  # noqa: S608
-            "json_extract(a.value, '$.target'), s.ended_at "
-            "FROM step_outcomes s, json_each(s.fields, '$.actions') a "
-            f"WHERE s.playbook IN ({marks}) AND s.ended_at >= ? AND s.check_mode = 0 "
-            "AND s.fields LIKE '%\"actions\"%' ORDER BY s.ended_at", (*playbooks, since))
-        return [PastAction(str(p), str(h), str(s), str(k), str(t), float(at))
-                for p, h, s, k, t, at in rows]
+        return past.recent_actions(self._db, playbooks, since)
 
-    def previous_outcomes(self, playbooks: Sequence[str], per_step: int, since: float
-                          ) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
-        marks = ",".join("?" * len(playbooks))
-        rows = self._db.execute(
-            "SELECT playbook, host, step, status, reason, fields, ended_at FROM ("  # noqa: S608
-            " SELECT *, ROW_NUMBER() OVER (PARTITION BY playbook, host, step ORDER BY id DESC)"
-            f" AS n FROM step_outcomes WHERE playbook IN ({marks}) AND ended_at >= ?"
-            " AND check_mode = 0) WHERE n <= ? ORDER BY id DESC", (*playbooks, since, per_step))
-        found: dict[tuple[str, str, str], list[PastOutcome]] = {}
-        for playbook, host, step, status, reason, fields, at in rows:
-            found.setdefault((playbook, host, step), []).append(
-                PastOutcome(Status(status), reason, json.loads(fields), at))
-        return {key: tuple(outcomes) for key, outcomes in found.items()}
+    def previous_outcomes(self, keys: Sequence[tuple[str, str, str]], per_step: int,
+                          since: float) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
+        return past.previous_outcomes(self._db, keys, per_step, since)
 
     def crashed(self, run_id: str, trace: str) -> None:
         with self._write() as db:
@@ -174,10 +172,7 @@ class SQLiteStore(EscalationRecords):
         return [dict(r) for r in rows]
 
     def jobs_latest(self) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT r.* FROM runs r JOIN (SELECT job, MAX(started_at) AS s FROM runs"
-            " WHERE job != '' GROUP BY job) m ON r.job = m.job AND r.started_at = m.s"
-            " ORDER BY r.job")
+        rows = self._db.execute(JOBS_LATEST)
         return [_run_row(r) for r in rows]
 
     def steps_after(self, after_id: int, limit: int) -> list[dict[str, Any]]:
@@ -222,35 +217,31 @@ class SQLiteStore(EscalationRecords):
         self._db.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    _private_file(path)
-    db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-    db.row_factory = sqlite3.Row
-    db.execute("PRAGMA busy_timeout = 30000")
-    _wal(db)
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
+def _id_range(prefix: str, args: list[Any]) -> str:
+    """A clause for the ids that start with prefix, as a range of the primary key; a prefix
+    that is no UTF-8 (a lone surrogate from the command line) starts no id."""
+    try:
+        prefix.encode()
+    except UnicodeEncodeError:
+        return "0"
+    args.append(prefix)
+    upper = _after_prefix(prefix)
+    if upper is None:
+        return "id >= ?"
+    args.append(upper)
+    return "id >= ? AND id < ?"
 
 
-def _wal(db: sqlite3.Connection, tries: int = 100) -> None:
-    """Switch to WAL mode; a new file switched by several processes at once answers "locked"
-    without waiting for the busy timeout, so try again for a few seconds."""
-    for attempt in range(tries):
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.05)
-
-
-def _private_file(path: Path) -> None:
-    """Create the folder 0700 and the file 0600 before SQLite opens it (WAL files follow)."""
-    private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+def _after_prefix(prefix: str) -> str | None:
+    """The least string above every string that starts with prefix (None: there is none).
+    SQLite compares text as UTF-8 bytes, in the order of code points."""
+    stripped = prefix.rstrip(chr(0x10FFFF))
+    if not stripped:
+        return None
+    following = ord(stripped[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no text in UTF-8
+        following = 0xE000
+    return stripped[:-1] + chr(following)
 
 
 RECORDED = {"playbooks": "SELECT playbook FROM runs UNION SELECT j.value FROM runs, "
@@ -275,9 +266,8 @@ def _run_filter(only: RunFilter) -> tuple[str, list[Any]]:
     if only.since is not None:
         clauses.append("started_at >= ?")
         args.append(only.since)
-    if only.id_prefix:
-        clauses.append("substr(id, 1, ?) = ?")
-        args += [len(only.id_prefix), only.id_prefix]
+    if only.id_prefix:  # a range of the primary key: only those runs are read
+        clauses.append(_id_range(only.id_prefix, args))
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 

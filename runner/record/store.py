@@ -50,13 +50,14 @@ class OutcomeStore(Protocol):
 
     def recent_actions(self, playbooks: Sequence[str], since: float) -> list[PastAction]:
         """What modules of these playbooks did (`fields["actions"]`) since a time, outside
-        check mode, oldest first."""
+        check mode, oldest first; reads only the actions it returns."""
         ...
 
-    def previous_outcomes(self, playbooks: Sequence[str], per_step: int, since: float
-                          ) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
-        """The last per_step outcomes (outside check mode, since a time) of every step of these
-        playbooks, newest first, by (playbook, host, step)."""
+    def previous_outcomes(self, keys: Sequence[tuple[str, str, str]], per_step: int,
+                          since: float) -> dict[tuple[str, str, str], tuple[PastOutcome, ...]]:
+        """The last per_step outcomes (outside check mode, since a time) of these steps, each
+        a (playbook, host, step), newest first; a step without any is left out. Reads the
+        rows it returns, not the store (a daemon asks on every tick)."""
         ...
 
     def skipped_run(self, run_id: str, job: str, playbooks: Sequence[str], status: str,

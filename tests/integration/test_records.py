@@ -179,3 +179,29 @@ def test_history_filters_say_what_is_wrong(tmp_path: Path, store: Path) -> None:
     among = urs("history", "latest", "--since", "2999-01-01")
     assert among.stderr == ("error: history: RUN_ID: expected one recorded run among those the "
                             "filters let through, found none\n")
+
+
+def test_history_finds_a_run_by_any_prefix_of_its_id(tmp_path: Path) -> None:
+    """`urs history PREFIX` reads a range of run ids: the same runs as `startswith`, for any
+    prefix (the last code point, one that cannot be stepped over, none that is no UTF-8)."""
+    from runner.events import RunStarted
+    from runner.record.sqlite import SQLiteStore
+    from runner.record.store import RunFilter
+
+    ids = ["ab", "abc", "ab\U0010ffff", "ab\U0010ffffz", "ac", "a\ud7ff", "a\ue000", "b", "é1"]
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        for n, run_id in enumerate(ids):
+            name = "p" if n % 2 else "q"
+            store.notify(RunStarted(run_id, name, (name,), (), 1, False, n))
+        for prefix in ["", "a", "ab", "ab\U0010ffff", "a\ud7ff", "é", "\udcff", "a\udcffb",
+                       "abcd"]:
+            expected = [i for i in reversed(ids) if i.startswith(prefix)]
+            found = store.runs(100, RunFilter(id_prefix=prefix))
+            assert [r["id"] for r in found] == expected, prefix
+        found = store.runs(100, RunFilter(playbook="p", id_prefix="ab"))
+        assert [r["id"] for r in found] == ["ab\U0010ffffz", "abc"]
+    finally:
+        store.close()
+    out = urs("history", "\udcff", "--store", str(tmp_path / "s.db"))
+    assert out.returncode == 2 and "no run starting with" in out.stderr
