@@ -31,11 +31,25 @@ class Project:
         write(self.root, f"store: {self.store}\n{extra}jobs:\n{jobs}", "urs.yml")
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-m", "runner", "daemon", *args],
-                                cwd=self.root, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        """A daemon whose output goes to a file: a pipe read only at the end fills up (64 KiB
+        of log lines at five ticks a second) and blocks the daemon's logging mid-test."""
+        number = len(self.procs)
+        with (self.root / f"daemon{number}.out").open("w") as out, \
+                (self.root / f"daemon{number}.err").open("w") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "runner", "daemon", *args],
+                                    cwd=self.root, stdout=out, stderr=err, text=True)
         self.procs.append(proc)
         return proc
+
+    def output(self, proc: subprocess.Popen[str], stream: str = "out") -> str:
+        """What the daemon printed on its standard output (its log), or "err"."""
+        return (self.root / f"daemon{self.procs.index(proc)}.{stream}").read_text()
+
+    def stop(self, proc: subprocess.Popen[str]) -> str:
+        """SIGTERM, wait for a clean exit (0), and what it printed."""
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, self.output(proc, "err")
+        return self.output(proc)
 
     def rows(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         if not self.store.exists():
@@ -53,7 +67,8 @@ class Project:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.kill()
-        outputs = [proc.communicate(timeout=30) for proc in self.procs]
+                proc.wait(timeout=30)
+        outputs = [(self.output(p), self.output(p, "err")) for p in self.procs]
         runs = self.rows("SELECT job, status, reason FROM runs")
         raise AssertionError(f"runs: {runs}\ndaemon output: {outputs}")
 
@@ -87,9 +102,7 @@ def test_jobs_run_on_schedule_and_a_broken_job_stops_nothing(project: Project) -
     assert proc.poll() is None
     [(reason,)] = project.rows("SELECT reason FROM runs WHERE job = 'invalid' LIMIT 1")
     assert "ruun" in str(reason) and "did you mean 'run'" in str(reason)
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0
+    out = project.stop(proc)
     assert "quick: hello on localhost: ok" in out
     status = urs("status", "--store", str(project.store))
     assert "daemon on" in status.stdout and "stopped at" in status.stdout
@@ -111,8 +124,7 @@ steps:
     project.wait(lambda: project.runs("slow", "ok") >= 1)
     [(reason,)] = project.rows("SELECT reason FROM runs WHERE status = 'skipped' LIMIT 1")
     assert str(reason).startswith("the previous run of job slow is still running")
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    project.stop(proc)
 
 
 def test_sigterm_during_a_long_step_stops_it_records_and_exits_0(project: Project) -> None:
@@ -121,8 +133,7 @@ def test_sigterm_during_a_long_step_stops_it_records_and_exits_0(project: Projec
     project.config("  long: {playbooks: [long], interval: 1h}\n")
     proc = project.start("--grace", "0.2")
     assert wait_for(started.exists)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    project.stop(proc)
     assert project.rows("SELECT status, reason FROM step_outcomes") == [
         ("interrupted", "interrupted: the daemon is stopping")]
     assert project.rows("SELECT status FROM runs") == [("interrupted",)]
@@ -142,8 +153,7 @@ def test_sighup_reloads_a_valid_file_and_keeps_the_old_one_when_invalid(
     proc.send_signal(signal.SIGHUP)
     before = project.runs("other")
     project.wait(lambda: project.runs("other") >= before + 2)  # the old jobs go on
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
+    out = project.stop(proc)
     lines = [json.loads(line) for line in out.splitlines()]
     refused = [line for line in lines if line["message"].startswith("reload refused")]
     assert refused and "intervall" in refused[0]["message"]
@@ -160,8 +170,7 @@ def test_a_second_daemon_is_refused_naming_the_first(project: Project) -> None:
     assert second.returncode == 3
     assert f"another urs daemon runs with {project.root / 'urs.yml'}" in second.stderr
     assert f"pid {first.pid}" in second.stderr
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(timeout=60) == 0
+    project.stop(first)
 
 
 def test_playbooks_are_read_again_when_they_change(project: Project) -> None:
@@ -172,8 +181,7 @@ def test_playbooks_are_read_again_when_they_change(project: Project) -> None:
     project.book("quick", "steps: [{name: hello, run: 'echo two and more'}]")
     project.wait(lambda: ("two and more\n",) in project.rows(
         "SELECT stdout_tail FROM step_outcomes"))
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    project.stop(proc)
 
 
 def test_once_runs_every_enabled_job_and_exits_with_the_usual_code(project: Project) -> None:
@@ -218,8 +226,7 @@ def test_a_job_past_its_timeout_is_stopped_recorded_and_the_daemon_goes_on(
     assert project.runs("quick") >= 2
     [(reason,)] = project.rows("SELECT reason FROM step_outcomes WHERE step = 'nap' LIMIT 1")
     assert reason == "interrupted: the run's deadline passed (--max-runtime 0.5s)"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    project.stop(proc)
 
 
 def test_the_daemon_announces_incidents_of_its_jobs(project: Project) -> None:
@@ -233,5 +240,4 @@ def test_the_daemon_announces_incidents_of_its_jobs(project: Project) -> None:
     assert message["event"] == "opened"
     assert [(i["playbook"], i["step"], i["failures"]) for i in message["incidents"]] == [
         ("web", "web", 2)]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    project.stop(proc)
