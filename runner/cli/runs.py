@@ -110,9 +110,11 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
 @click.option("--wait", "wait_s", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
               help="Wait this long for an overlapping run to end (default: skip at once).")
 @click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path),
-              help="known_hosts file for SSH host keys (default: the user's).")
+              help="known_hosts file for SSH host keys (default: urs.yml's ssh.known_hosts, "
+                   "else the user's).")
 @click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
-              default="strict", show_default=True, help="What to do with unknown host keys.")
+              help="What to do with unknown host keys (default: urs.yml's "
+                   "ssh.host_key_policy, else strict).")
 @click.option("--timeout", callback=duration, default="300s", show_default=True,
               metavar="DURATION",
               help="Each step's timeout where neither the step nor its playbook sets one.")
@@ -126,13 +128,15 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
 def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...],
         limit: str | None, forks: int, check_mode: bool, tags: str, skip_tags: str,
         list_hosts: bool, list_steps: bool, as_json: bool, store: Path | None, wait_s: float,
-        known_hosts: Path | None, host_key_policy: str, timeout: float, max_runtime: float,
+        known_hosts: Path | None, host_key_policy: str | None, timeout: float,
+        max_runtime: float,
         verbose: bool, quiet: bool) -> None:
     """Run playbooks: live output, a recap per host, every outcome recorded.
 
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
     """
     from runner import pipeline
+    from runner.config.model import SSHSettings
     from runner.plan import check_tags
     from runner.report.console import ConsoleReporter
     from runner.report.jsonl import JsonReporter
@@ -149,11 +153,13 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
         reporter = json_out or ConsoleReporter(verbose=verbose, quiet=quiet)
         settings = configuration()
         why_check = "--check" if check_mode else auto_recovery_off(settings, loaded)
+        ssh = settings.ssh if settings else SSHSettings()  # the command line wins over both
         options = pipeline.Options(
             run_id=run_id, forks=forks, check_mode=bool(why_check), tags=_names(tags),
             check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
-            wait_s=wait_s, known_hosts=known_hosts,
-            host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
+            wait_s=wait_s, known_hosts=known_hosts or ssh.known_hosts,
+            host_key_policy=host_key_policy or ssh.host_key_policy,
+            timeout=timeout, max_runtime=max_runtime,
             observers=(reporter,), warn=say, policy=_policy(settings),
             notifications=settings.sections.get("notifications", {}) if settings else {},
         )
@@ -195,7 +201,8 @@ def configuration() -> Config | None:
 
     cwd = Path.cwd()
     named = any(name in os.environ for name in RUN_VARIABLES) or any(
-        name.startswith(("URS_AUTO_RECOVERY", "URS_NOTIFICATIONS_", "URS_ESCALATION_"))
+        name.startswith(("URS_AUTO_RECOVERY", "URS_NOTIFICATIONS_", "URS_ESCALATION_",
+                         "URS_SSH_"))
         for name in os.environ)
     if not named and config.find(cwd, os.environ) is None:
         return None

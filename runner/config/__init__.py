@@ -15,12 +15,22 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from runner.config.model import DEFAULT, AutoRecovery, Config, Job, LogSettings, Origin, Sourced
+from runner.config.model import (
+    DEFAULT,
+    AutoRecovery,
+    Config,
+    Job,
+    LogSettings,
+    Origin,
+    Sourced,
+    SSHSettings,
+)
 from runner.config.settings import CONFIG_NAMES, DEFAULT_JOBS, DROPPED
 from runner.errors import InputError, Problem
 
 __all__ = [
-    "DEFAULT", "AutoRecovery", "Config", "Job", "LogSettings", "Origin", "Sourced", "find", "load",
+    "DEFAULT", "AutoRecovery", "Config", "Job", "LogSettings", "Origin", "SSHSettings", "Sourced",
+    "find", "load",
 ]
 
 

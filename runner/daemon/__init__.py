@@ -53,7 +53,7 @@ class Daemon:
         self.log_format = log_format
         self.grace_s = grace_s
         self.pool = Pool()  # SSH connections kept warm across ticks
-        self.connect = connect or self.pool.connector()
+        self.given_connect = connect
         self.logger = setup(self.config.log, log_format)
         self.store_path = Path(self.config.store)
         self.monitor_id = uuid.uuid4().hex
@@ -193,29 +193,38 @@ class Daemon:
 
     def _apply(self, config: Config) -> None:
         """Use a configuration: unchanged jobs keep their runner (prepared playbooks) and
-        their next time; new and changed ones start afresh."""
+        their next time; new and changed ones start afresh. Every runner takes the settings
+        outside its job (escalation, notifications, ssh) from this configuration."""
         now = time.time()
         old = {name: due.job for name, due in self.dues.items()}
+        connect = self.given_connect or self.pool.connector(config.ssh.known_hosts,
+                                                            config.ssh.host_key_policy)
         runners, dues = {}, {}
         for job in config.jobs:
             if not job.enabled:
                 continue
             same = old.get(job.name) == job and job.name in self.runners
-            runners[job.name] = self.runners[job.name] if same else self._runner(job, config)
+            runners[job.name] = self._runner(job, config, connect,
+                                             self.runners[job.name] if same else None)
             dues[job.name] = self.dues[job.name] if same else Due(job, first_time(job, now))
         self.config, self.runners, self.dues = config, runners, dues
 
-    def _runner(self, job: Job, config: Config) -> JobRunner:
+    def _runner(self, job: Job, config: Config, connect: Callable[[Host], Connection],
+                kept: JobRunner | None) -> JobRunner:
+        from runner.notify.settings import policy_for
+
         why = ""
         if job.check_mode:
             why = f"auto-recovery is off ({config.origin(f'jobs.{job.name}.check_mode')})"
-        from runner.notify.settings import policy_for
-
-        return JobRunner(job, Path(config.store), self.logger, self.connect, why,
-                         policy_for(config, job))
+        if kept is None:
+            return JobRunner(job, Path(config.store), self.logger, connect, why,
+                             policy_for(config, job))
+        kept.logger, kept.connect, kept.check_reason = self.logger, connect, why
+        kept.policy = policy_for(config, job)
+        return kept
 
     def _config_name(self) -> str:
-        return str(self.config.path or self.config.root)
+        return self.config.name
 
     def _claim(self, beat: bool = True) -> tuple[OutcomeStore, RunLock]:
         """The daemon lock (one daemon per configuration and store) and the store."""
