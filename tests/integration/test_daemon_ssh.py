@@ -106,8 +106,7 @@ def test_sshd_restarted_between_ticks_the_daemon_reconnects(fleet_project: Proje
     fleet_project.config(JOB, f"ssh:\n  known_hosts: {fleet.known_hosts}\n")
     proc = fleet_project.start()
     fleet_project.wait(lambda: fleet_project.runs("who") >= 2)
-    before = client_ports(fleet_project)
-    assert len(before) == 1  # one warm connection served every tick
+    assert len(client_ports(fleet_project)) == 1  # one warm connection served every tick
     host.kill()  # the listener and the daemon's connection, as a crash would
     try:
         fleet_project.wait(lambda: fleet_project.runs("who", "unreachable") >= 2)
@@ -115,8 +114,7 @@ def test_sshd_restarted_between_ticks_the_daemon_reconnects(fleet_project: Proje
         host.start()  # the same port and host key
     ok = fleet_project.runs("who")
     fleet_project.wait(lambda: fleet_project.runs("who") > ok)
-    assert proc.poll() is None
-    assert client_ports(fleet_project) - before  # a new connection
+    assert proc.poll() is None  # the connection killed under it was no crash
     reasons = {str(r[0]) for r in fleet_project.rows(
         "SELECT reason FROM host_outcomes WHERE status = 'unreachable'")}
     assert any(f"cannot connect to {host.address}:{host.port}" in r for r in reasons), reasons
