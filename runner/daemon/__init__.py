@@ -42,6 +42,7 @@ class Running:
     future: Future[int]
     cancel: Cancel
     since: float
+    config: Config  # what it was started with: a reload may come while it runs
 
 
 class Daemon:
@@ -84,6 +85,7 @@ class Daemon:
         store, lock = self._claim()
         say(self.logger, logging.INFO, f"started: {len(self.dues)} jobs "
             f"({', '.join(self.dues) or 'none enabled'})", config=self._config_name())
+        self._drop_removed(store)
         last_beat = 0.0
         with ThreadPoolExecutor(max_workers=max(4, len(self.runners)),
                                 thread_name_prefix="job") as pool:
@@ -102,6 +104,7 @@ class Daemon:
     def once(self) -> int:
         """Every enabled job once, at the same time; the most severe of their exit codes."""
         store, lock = self._claim(beat=False)
+        self._drop_removed(store)
         store.close()
         try:
             with ThreadPoolExecutor(max_workers=max(1, len(self.dues))) as pool:
@@ -117,9 +120,11 @@ class Daemon:
     def _tick(self, pool: ThreadPoolExecutor, store: OutcomeStore, last_beat: float) -> float:
         if self.reload.is_set():
             self.reload.clear()
-            self._reload()
+            if self._reload():
+                self._drop_removed(store)
         now = time.time()
-        self._reap()
+        if self._reap():  # what it queued may be for channels that are gone
+            self._drop_removed(store)
         for name, due in list(self.dues.items()):
             if due.at <= now:
                 self._start(name, due, now, pool)
@@ -144,7 +149,7 @@ class Daemon:
             return
         cancel = Cancel()
         future = pool.submit(self.runners[name].run, cancel)
-        self.running[name] = Running(future, cancel, now)
+        self.running[name] = Running(future, cancel, now, self.config)
         future.add_done_callback(lambda _: self.wake.set())
 
     def _announce(self, pool: ThreadPoolExecutor) -> None:
@@ -155,12 +160,31 @@ class Daemon:
             return
         if self.sender is not None and not self.sender.done():
             return
-        self.sender = pool.submit(announce, self.store_path, settings, self.logger)
+        from runner.notify.settings import policy_for
 
-    def _reap(self) -> None:
+        self.sender = pool.submit(announce, self.store_path, settings, policy_for(self.config),
+                                  self.logger)
+
+    def _drop_removed(self, store: OutcomeStore) -> None:
+        """What this configuration queued for channels it no longer has is dropped, once it
+        is loaded (at start and on each reload): never sent, logged, kept with the reason."""
+        from runner.notify.send import drop_removed
+        from runner.notify.settings import policy_for
+
+        try:
+            for line in drop_removed(store, policy_for(self.config)):
+                say(self.logger, logging.WARNING, f"notifications: {line}")
+        except Exception as exc:  # noqa: BLE001 - notifying never stops the daemon
+            say(self.logger, logging.ERROR, f"notifications: {type(exc).__name__}: {exc}")
+
+    def _reap(self) -> bool:
+        """Forget the runs that ended; whether one of them began before the last reload."""
+        older = False
         for name, running in list(self.running.items()):
             if running.future.done():
                 del self.running[name]
+                older = older or running.config is not self.config
+        return older
 
     def _shutdown(self) -> None:
         """Let running jobs finish within the grace period, then stop them; wait for their
@@ -178,18 +202,20 @@ class Daemon:
 
     # -- configuration -----------------------------------------------------------------------
 
-    def _reload(self) -> None:
+    def _reload(self) -> bool:
+        """Read the configuration again and use it; False when it is invalid (kept the old)."""
         try:
             config = self.load_config()
         except InputError as exc:
             for problem in exc.problems:
                 say(self.logger, logging.ERROR, f"reload refused, the old configuration stays: "
                     f"{problem}")
-            return
+            return False
         self.logger = setup(config.log, self.log_format)
         self._apply(config)
         say(self.logger, logging.INFO, f"reloaded: {len(self.dues)} jobs "
             f"({', '.join(self.dues) or 'none enabled'})")
+        return True
 
     def _apply(self, config: Config) -> None:
         """Use a configuration: unchanged jobs keep their runner (prepared playbooks) and

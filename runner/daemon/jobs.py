@@ -145,17 +145,19 @@ def _signature(loaded: pipeline.Loaded) -> Signature:
     return tuple(found)
 
 
-def announce(store_path: Path, settings: Mapping[str, Any], logger: logging.Logger) -> None:
-    """Deliver what waits in the outbox; failures are logged and retried later."""
+def announce(store_path: Path, settings: Mapping[str, Any], policy: Policy,
+             logger: logging.Logger) -> None:
+    """Deliver what the configuration has waiting in the outbox, with the reminders and
+    escalations by time its policy makes due; failures are logged and retried later."""
     from runner.notify.send import deliver
 
     try:
-        store = open_store(store_path)
+        store = open_store(store_path, policy)
     except StoreError as exc:
         say(logger, logging.ERROR, f"notifications: {exc}")
         return
     try:
-        for attempt in deliver(store, settings, time.monotonic() + ANNOUNCE_S):
+        for attempt in deliver(store, settings, time.monotonic() + ANNOUNCE_S, policy.config):
             level = logging.INFO if attempt.ok else logging.WARNING
             say(logger, level, f"notification to {attempt.channel}: "
                 f"{'delivered' if attempt.ok else attempt.error}", event=attempt.event)

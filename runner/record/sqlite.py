@@ -21,12 +21,13 @@ from runner.model import PastAction, PastOutcome, Status
 from runner.notify import Policy
 from runner.record.incidents import EscalationRecords, record_outcome
 from runner.record.migrations import migrate
+from runner.record.outbox import OutboxRecords
 from runner.record.store import private_dir, retention_days
 
 TAIL = 2000
 
 
-class SQLiteStore(EscalationRecords):
+class SQLiteStore(EscalationRecords, OutboxRecords):
     label = "the outcome store"
 
     def __init__(self, path: Path, retention: float | None = None,

@@ -233,7 +233,7 @@ def test_a_lock_held_past_its_deadline_is_reported(tmp_path: Path, store: Path) 
 
 
 def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) -> None:
-    from runner.record.migrations import V1
+    from runner.record.migrations import MIGRATIONS, V1
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
@@ -243,13 +243,15 @@ def test_a_store_of_the_previous_version_is_upgraded_in_place(tmp_path: Path) ->
                    "'ok', 1.0, 1, 'x')")
     out = urs("history", "--store", str(path))
     assert out.returncode == 0 and "old1" in out.stdout
-    assert _rows(path, "PRAGMA user_version") == [(5,)]
+    assert _rows(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
     columns = {row[1] for row in _rows(path, "PRAGMA table_info(step_outcomes)")}
     assert "check_mode" in columns
 
 
 def test_processes_opening_a_new_store_at_once_each_apply_every_version_once(
         tmp_path: Path) -> None:
+    from runner.record.migrations import MIGRATIONS
+
     code = ("import sys\nfrom pathlib import Path\nfrom runner.record.sqlite import SQLiteStore\n"
             "SQLiteStore(Path(sys.argv[1])).close()\n")
     for round_ in range(5):
@@ -258,7 +260,7 @@ def test_processes_opening_a_new_store_at_once_each_apply_every_version_once(
                                   stderr=subprocess.PIPE, text=True) for _ in range(6)]
         results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
         assert all(rc == 0 for rc, _ in results), results
-        assert _rows(path, "PRAGMA user_version") == [(5,)]
+        assert _rows(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
 
 
 def test_status_reads_the_latest_outcomes_kept_by_the_store(tmp_path: Path) -> None:
