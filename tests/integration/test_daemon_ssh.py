@@ -5,6 +5,8 @@ down are `unreachable`, the next one after it is back reconnects."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from tests.helpers import urs
@@ -83,6 +85,19 @@ def test_urs_run_reads_the_ssh_settings_and_its_options_win(fleet_project: Proje
     off = urs(*run, "--known-hosts", str(empty), cwd=fleet_project.root,
               env={**home, "URS_SSH_HOST_KEY_POLICY": "off"})
     assert off.returncode == 0, off.stdout
+
+
+def test_a_reload_changes_the_known_hosts_of_jobs_it_keeps(fleet_project: Project,
+                                                          fleet: Fleet) -> None:
+    empty = fleet_project.root / "empty_known_hosts"
+    empty.write_text("")
+    fleet_project.config(JOB, f"ssh:\n  known_hosts: {empty}\n")
+    proc = fleet_project.start()
+    fleet_project.wait(lambda: fleet_project.runs("who", "unreachable") >= 1)
+    fleet_project.config(JOB, f"ssh:\n  known_hosts: {fleet.known_hosts}\n")  # the job is alike
+    proc.send_signal(signal.SIGHUP)
+    fleet_project.wait(lambda: fleet_project.runs("who") >= 1)
+    fleet_project.stop(proc)
 
 
 def test_a_bad_ssh_setting_is_refused_naming_its_line(project: Project) -> None:
