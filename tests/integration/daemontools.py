@@ -5,12 +5,14 @@ while it runs."""
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import wait_for, write
 
@@ -72,3 +74,15 @@ class Project:
 
     def runs(self, job: str, status: str = "ok") -> int:
         return len(self.rows("SELECT id FROM runs WHERE job = ? AND status = ?", job, status))
+
+
+def command_channel(received: Path) -> str:
+    """A command channel appending each message to `received` as one JSON line."""
+    return f"command:cat >> {received}; echo >> {received}"
+
+
+def messages(received: Path) -> list[dict[str, Any]]:
+    """The messages a command_channel received, complete lines only (one may be half written)."""
+    if not received.exists():
+        return []
+    return [json.loads(line) for line in received.read_text().split("\n")[:-1]]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import urs, write
-from tests.integration.daemontools import Project
+from tests.integration.daemontools import Project, command_channel, messages
 
 DOWN = "command:false"  # a channel whose every delivery fails: retried later, until dropped
 
@@ -82,10 +82,11 @@ def test_the_daemon_drops_them_on_reload_and_a_channel_named_again_gets_only_new
     project.config(job, f"{notify}{json.dumps([good, DOWN])}\n")
     proc = project.start()
     project.wait(lambda: received.exists() and "incident opened" in received.read_text())
-    project.wait(lambda: [d["attempts"] for d in deliveries(project.store, DOWN)] == [1])
+    project.wait(lambda: [d["attempts"] > 0 for d in deliveries(project.store, DOWN)] == [True])
     project.config(job, f"{notify}{json.dumps([good])}\n")
     proc.send_signal(signal.SIGHUP)
     project.wait(lambda: deliveries(project.store, DOWN)[0]["dropped_at"])
+    tried = deliveries(project.store, DOWN)[0]["attempts"]
     project.config(job, f"{notify}{json.dumps([good, DOWN])}\n")
     proc.send_signal(signal.SIGHUP)
     project.wait(lambda: project.output(proc).count("reloaded: 1 jobs") == 2)
@@ -94,7 +95,7 @@ def test_the_daemon_drops_them_on_reload_and_a_channel_named_again_gets_only_new
     project.wait(lambda: len(deliveries(project.store, DOWN)) == 2
                  and deliveries(project.store, DOWN)[1]["attempts"] >= 1)
     old, new = deliveries(project.store, DOWN)
-    assert old["attempts"] == 1 and old["dropped_at"]  # due, yet never sent again
+    assert old["attempts"] == tried and old["dropped_at"]  # due, yet never sent again
     assert new["dropped_at"] is None
     log = project.stop(proc)
     assert f"notifications: 1 undelivered notification to {DOWN} dropped:" in log
@@ -105,11 +106,9 @@ def test_the_daemon_sends_the_reminders_its_policy_makes_due(project: Project) -
     project.book("web", "steps: [{name: web, run: 'exit 1'}]")
     project.config("  web: {playbooks: [web], interval: 1h, max_failures: 1}\n",
                    "escalation: {escalate_after_failures: 0, remind_every: 1ms}\n"
-                   f"notifications:\n  channels: ['command:cat >> {received}; echo >> "
-                   f"{received}']\n")
+                   f"notifications:\n  channels: [{json.dumps(command_channel(received))}]\n")
     proc = project.start()
-    project.wait(lambda: received.exists() and len(received.read_text().splitlines()) >= 3)
-    opened, *reminders = [json.loads(line)["event"] for line in
-                          received.read_text().splitlines()]
+    project.wait(lambda: len(messages(received)) >= 3)
+    opened, *reminders = [message["event"] for message in messages(received)]
     assert opened == "opened" and set(reminders) == {"reminder"}
     project.stop(proc)
