@@ -107,6 +107,53 @@ class Case:
             argv = ["pyinfra", "@local", str(deploy), "-y"]
         return lambda: timed(argv, cwd=self.work)
 
+    # ---- the floor: what any Python tool built on urs's libraries pays for the same work.
+    # It imports click, PyYAML and sqlite3 (and fabric for SSH), reads the playbook urs runs,
+    # runs each command as the bare loops do and records each outcome in SQLite as it ends;
+    # no validation, plan, variables, timeouts, events, lock or report.
+    def floor(self) -> Callable[[], float]:
+        self.urs()  # writes book.yml
+        book = str(self.work / "book.yml")
+        setup = textwrap.dedent(f"""\
+            import sqlite3, threading, click, yaml
+            steps = yaml.load(open({book!r}), Loader=yaml.CSafeLoader)["steps"]
+            db = sqlite3.connect({str(self.work / "floor.db")!r}, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS outcomes (host, step, rc, out)")
+            lock = threading.Lock()
+            def record(host, step, rc, out):
+                with lock:
+                    db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?)", (host, step, rc, out))
+            """)  # noqa: S608 - the script's own fixed SQL
+        if not self.hosts:
+            code = setup + textwrap.dedent("""\
+                import subprocess
+                for s in steps:
+                    done = subprocess.run(['/bin/sh', '-c', s['run']], capture_output=True)
+                    record('localhost', s['name'], done.returncode, done.stdout)
+                """)
+            return lambda: timed([sys.executable, "-c", code])
+        hosts = [(h.address, h.port) for h in self.hosts]
+        code = setup + textwrap.dedent(f"""\
+            import socket, fabric, paramiko
+            def one(address, port):
+                sock = socket.create_connection((address, port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                client = paramiko.SSHClient()
+                client.load_host_keys({str(self.fleet.known_hosts)!r})
+                client.connect(address, port, username='root', sock=sock,
+                               key_filename={str(self.fleet.client_key)!r}, look_for_keys=False)
+                for s in steps:
+                    _, out, _ = client.exec_command(s['run'])
+                    record(address, s['name'], out.channel.recv_exit_status(), out.read())
+                client.close()
+            threads = [threading.Thread(target=one, args=h) for h in {hosts!r}]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            """)
+        return lambda: timed([sys.executable, "-c", code])
+
     # ---- hand-written paramiko loop: one connection per host, in parallel threads
     def paramiko(self) -> Callable[[], float]:
         if not self.hosts:
@@ -136,9 +183,16 @@ class Case:
         return lambda: timed([sys.executable, "-c", code])
 
 
-def median(run: Callable[[], float], repeat: int) -> float:
-    run()  # warm-up: caches, ControlPersist masters
-    return statistics.median(run() for _ in range(repeat))
+def medians(runs: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
+    """Each tool's median: the tools take turns, so a change in the machine's load while the
+    case runs falls on all of them alike."""
+    for run in runs.values():
+        run()  # warm-up: caches, ControlPersist masters
+    times: dict[str, list[float]] = {tool: [] for tool in runs}
+    for _ in range(repeat):
+        for tool, run in runs.items():
+            times[tool].append(run())
+    return {tool: statistics.median(taken) for tool, taken in times.items()}
 
 
 def main() -> None:
@@ -179,7 +233,7 @@ def compare(fleet: Fleet, work: Path, hosts: int, repeat: int, tools: list[str])
     ]
     print(f"{'case':<28}" + "".join(f"{t:>11}" for t in tools) + "   ratios (tool / urs)")
     for case in cases:
-        times = {t: median(getattr(case, t)(), repeat) for t in tools}
+        times = medians({t: getattr(case, t)() for t in tools}, repeat)
         ratios = "  ".join(f"{t} {times[t] / times['urs']:.1f}x" for t in tools if t != "urs")
         print(f"{case.name:<28}" + "".join(f"{times[t]:>10.2f}s" for t in tools)
               + f"   {ratios}", flush=True)

@@ -7,7 +7,6 @@ any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +62,8 @@ class LockBusy(Exception):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A hint naming the closest choice, or an empty string."""
+    import difflib  # only when there is a mistake to explain
+
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 
@@ -87,3 +88,10 @@ class Interrupted(Exception):
 
 class DeadlineExceeded(Exception):
     """A step's attempt ran past its timeout while a module waited or rendered."""
+
+
+def current_traceback(limit: int | None = None) -> str:
+    """The exception being handled, as text (traceback is imported only when there is one)."""
+    import traceback
+
+    return traceback.format_exc(limit=limit)

@@ -6,9 +6,7 @@ exit codes and printing stay with the caller.
 
 from __future__ import annotations
 
-import os
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 
 from runner.connections import Connection, Connector
 from runner.connections.local import LocalConnection
+from runner.errors import current_traceback
 from runner.events import Bus, Observer
 from runner.execute import execute
 from runner.execute.context import DEFAULT_TIMEOUT_S, Cancel, RunContext
@@ -40,7 +39,7 @@ class Loaded:
     inventory: Inventory
     targets: dict[str, tuple[Host, ...]]
     extra: dict[str, Any]
-    modules: dict[str, Module]
+    modules: Mapping[str, Module]
     notices: tuple[str, ...] = ()
 
     def files(self) -> list[str]:
@@ -54,11 +53,10 @@ def prepare(playbooks: Sequence[str], inventories: Sequence[str], extra: Sequenc
     """load -> plan: InputError with every problem of the input before anything runs.
     modules: the built-in ones unless given."""
     from runner import load, plan
-    from runner.modules import registry
+    from runner.modules import FieldsOf, registry
 
-    modules = dict(modules) if modules is not None else registry()
-    book, inv, extra_vars = load.load_all(playbooks, inventories, extra,
-                                          {k: m.fields for k, m in modules.items()})
+    modules = modules if modules is not None else registry()
+    book, inv, extra_vars = load.load_all(playbooks, inventories, extra, FieldsOf(modules))
     known = set(extra_vars) | {k for h in inv.hosts.values() for k in h.vars}
     the_plan = plan.build(book, known)
     targets, notices = plan.targets(the_plan, inv, limit)
@@ -147,8 +145,7 @@ def _past_actions(loaded: Loaded, store: OutcomeStore) -> dict[str, tuple[PastAc
 
 
 def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) -> RunResult:
-    redactor = Redactor(secret_values(dict(os.environ)))
-    redactor.add(secret_values(dict(loaded.extra)))
+    redactor = Redactor(secret_values(dict(loaded.extra)))
     ctx = RunContext(
         run_id=options.run_id, plan=loaded.plan, inventory=loaded.inventory,
         targets=loaded.targets, modules=loaded.modules, bus=bus, redactor=redactor,
@@ -167,7 +164,7 @@ def _execute(loaded: Loaded, options: Options, bus: Bus, store: OutcomeStore) ->
         return execute(ctx)
     except Exception:
         bus.flush(10.0)
-        store.crashed(options.run_id, redactor.text(traceback.format_exc()))
+        store.crashed(options.run_id, redactor.text(current_traceback()))
         raise
 
 

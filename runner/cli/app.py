@@ -7,13 +7,13 @@ commands live beside this module, one file per family, and import the stages the
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -39,29 +39,90 @@ def problem_lines(exc: InputError) -> list[str]:
 
 
 def guard(func: F) -> F:
-    """Expected errors become one line each on stderr and their exit code; bugs keep tracebacks."""
+    """Expected errors become one line each on stderr and their exit code (with --json, one
+    JSON object on stdout); bugs keep their tracebacks."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except InputError as exc:
-            for line in problem_lines(exc):
-                click.echo(f"error: {line}", err=True)
-            sys.exit(exc.exit_code)
-        except LockBusy as exc:
-            click.echo(f"skipped: {exc}", err=True)
-            sys.exit(LockBusy.exit_code)
-        except StoreError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(StoreError.exit_code)
+        except (InputError, LockBusy, StoreError) as exc:
+            fail(exc, as_json=bool(kwargs.get("as_json")))
 
     return wrapper  # type: ignore[return-value]
 
 
+def fail(exc: InputError | LockBusy | StoreError, as_json: bool) -> NoReturn:
+    """Say an expected error (as text on stderr, or as JSON) and exit with its code."""
+    lines = problem_lines(exc) if isinstance(exc, InputError) else [str(exc)]
+    if as_json:
+        json_error(lines, exc.exit_code)
+    else:
+        for line in lines:  # they may quote names and values as written: shown escaped
+            show(f"{'skipped' if isinstance(exc, LockBusy) else 'error'}: {line}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def json_error(errors: list[str], exit_code: int) -> None:
+    """With --json, an error that stops a command is one JSON object on stdout (docs/cli.md):
+    `{"event": "error", "errors": [one line each], "exit_code": N}`."""
+    import json
+
+    click.echo(json.dumps({"event": "error", "errors": errors, "exit_code": exit_code}))
+
+
+class JsonCommand(click.Command):
+    """A command with --json. Given --json, a usage error that click finds before the command
+    runs (an unknown option, a bad value, a missing argument) is a JSON error on stdout too,
+    with the same exit code (2); without it, click's text, as for every command."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        as_json = "--json" in (args[:args.index("--")] if "--" in args else args)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if not as_json:
+                raise
+            self.json_error([exc.format_message()], exc.exit_code)
+            sys.exit(exc.exit_code)
+
+    def json_error(self, errors: list[str], exit_code: int) -> None:
+        json_error(errors, exit_code)
+
+
+def show(text: str, *, as_json: bool = False, err: bool = False) -> None:
+    """Print what a command found. A text view holds names, hosts, reasons and output from
+    playbooks, inventories and the store, so every control character in it is shown escaped
+    (`\\x1b[2J`, `\\x0d`): none clears the screen, rewrites a line or retitles the window.
+    Every text view prints through here. JSON is printed as it is: json.dumps escapes control
+    characters itself, and a reader gets the exact string."""
+    from runner.redact import escape_controls
+
+    click.echo(text if as_json else escape_controls(text), err=err)
+
+
+# each command and the module beside this one that defines it: a command's module (and what
+# it imports) is loaded only when that command runs, or for `urs --help`
+LAZY = {"run": "runs", "check": "runs", "graph": "runs", "list": "runs",
+        "history": "records", "status": "records", "inventory": "inventory",
+        "init": "config", "config": "config", "schedule": "config",
+        "daemon": "daemon", "logs": "daemon", "incidents": "incidents", "ack": "incidents",
+        "release": "incidents", "notify": "notify"}
+
+
 class Commands(click.Group):
-    """`urs --help` lists each command with its summary in full (its docstring's first
-    paragraph), wrapped, never cut short with "..."."""
+    """The commands, each imported on first use (LAZY). `urs --help` lists each command with
+    its summary in full (its docstring's first paragraph), wrapped, never cut short with
+    "..."."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*LAZY, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            importlib.import_module(f"runner.cli.{LAZY[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
@@ -134,6 +195,8 @@ def main() -> None:
             click.echo(str(code), err=True)
             code = 1
     except Exception:  # noqa: BLE001 - the one place a bug becomes exit 70
+        import traceback
+
         traceback.print_exc()
         click.echo("urs: internal error (a bug in urs, exit code 70); the run, if one started, "
                    "is recorded as crashed", err=True)

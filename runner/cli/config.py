@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from runner.cli.app import cli, guard
+from runner.cli.app import JsonCommand, cli, guard
 from runner.errors import InputError
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def init(source: Path | None, output: Path, force: bool) -> None:
         click.echo(f"not carried over: {item}")
 
 
-@cli.command(name="config")
+@cli.command(name="config", cls=JsonCommand)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @guard

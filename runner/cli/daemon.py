@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, guard, open_store
+from runner.cli.app import cli, guard, open_store, show
 from runner.cli.config import config_option, load_config
 from runner.errors import InputError
 
@@ -68,7 +68,7 @@ def logs(count: int, follow: bool, store: Path | None) -> None:
         while True:
             rows = db.steps_after(last, count)
             if rows:
-                click.echo(views.log_lines(rows))
+                show(views.log_lines(rows))
                 last = rows[-1]["id"]
             if not follow:
                 return

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, guard, open_store
+from runner.cli.app import JsonCommand, cli, guard, open_store, show
 from runner.errors import InputError
 
 STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
@@ -17,7 +17,7 @@ STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
                           "user's state directory).")
 
 
-@cli.command()
+@cli.command(cls=JsonCommand)
 @click.option("--all", "everything", is_flag=True, help="Resolved incidents too.")
 @click.option("-n", "--count", default=50, show_default=True, type=click.IntRange(1),
               help="How many, newest first.")
@@ -39,7 +39,7 @@ def incidents(everything: bool, count: int, as_json: bool, store: Path | None) -
         for row in rows:
             click.echo(json.dumps(row, default=str))
         return
-    click.echo(views.incidents(rows, failing, everything))
+    show(views.incidents(rows, failing, everything))
 
 
 @cli.command()

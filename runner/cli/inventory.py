@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.app import cli, guard
+from runner.cli.app import cli, guard, show
 from runner.errors import InputError
 
 
@@ -31,7 +31,7 @@ def inventory(inventories: tuple[str, ...], as_list: bool, as_graph: bool,
             raise InputError.one("--host", None, "", "a host of the inventory", repr(host))
         click.echo(json.dumps(dict(inv.hosts[host].vars), sort_keys=True, indent=4, default=str))
     elif as_graph:
-        click.echo(listing.as_graph(inv))
+        show(listing.as_graph(inv))
     else:
         click.echo(listing.as_list(inv))
 

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import CRASHED, cli, guard, inventory_options, problem_lines, store_path
+from runner.cli.app import (
+    CRASHED,
+    JsonCommand,
+    cli,
+    guard,
+    inventory_options,
+    problem_lines,
+    show,
+    store_path,
+)
 from runner.connections import HOST_KEY_POLICIES
 from runner.errors import InputError, LockBusy, StoreError
 
@@ -44,21 +53,13 @@ def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
     return seconds
 
 
-class RunCommand(click.Command):
-    """`urs run`: with --json, a usage error is a JSON line on stdout too."""
+class RunCommand(JsonCommand):
+    """`urs run`: its JSON error line has a run id and a schema version, as every line of it."""
 
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
-        as_json = "--json" in args
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            if not as_json:
-                raise
-            from runner.report.jsonl import JsonReporter
+    def json_error(self, errors: list[str], exit_code: int) -> None:
+        from runner.report.jsonl import JsonReporter
 
-            JsonReporter(uuid.uuid4().hex).error([exc.format_message()], exc.exit_code)
-            sys.exit(exc.exit_code)
+        JsonReporter(uuid.uuid4().hex).error(errors, exit_code)
 
 
 @contextlib.contextmanager
@@ -139,10 +140,9 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     from runner.config.model import SSHSettings
     from runner.plan import check_tags
     from runner.report.console import ConsoleReporter
-    from runner.report.jsonl import JsonReporter
 
     run_id = uuid.uuid4().hex
-    json_out = JsonReporter(run_id) if as_json else None
+    json_out = _json_reporter(run_id) if as_json else None
     say = json_out.notice if json_out else lambda text: click.echo(text, err=True)
     with _as_json_lines(json_out):
         loaded = _load(playbooks, inventories, extra, limit, say)
@@ -170,9 +170,18 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
 
 def _policy(settings: Config | None) -> Policy:
     from runner.notify import Policy
+
+    if settings is None:
+        return Policy()
     from runner.notify.settings import policy_for
 
-    return policy_for(settings) if settings is not None else Policy()
+    return policy_for(settings)
+
+
+def _json_reporter(run_id: str) -> JsonReporter:
+    from runner.report.jsonl import JsonReporter
+
+    return JsonReporter(run_id)
 
 
 def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
@@ -180,9 +189,9 @@ def _listing(loaded: Loaded, hosts: bool, steps: bool, tags: frozenset[str],
     from runner.report import views
 
     if hosts:
-        click.echo(views.host_listing(loaded.targets))
+        show(views.host_listing(loaded.targets))
     if steps:
-        click.echo(views.step_listing(loaded.plan, tags, skip_tags))
+        show(views.step_listing(loaded.plan, tags, skip_tags))
 
 
 # the original system each built-in playbook belongs to: its auto-recovery switch applies
@@ -236,12 +245,12 @@ def _names(text: str) -> frozenset[str]:
 @guard
 def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...]) -> None:
     """Validate playbooks and inventory without running anything."""
-    from runner.report.text import plural
+    from runner.report.text import one_line, plural
 
     loaded = _load(playbooks, inventories, extra, None)
     hosts = {h.name for hs in loaded.targets.values() for h in hs}
-    click.echo(f"ok: {', '.join(b.name for b in loaded.plan.books)}: "
-               f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
+    show(f"ok: {one_line(', '.join(b.name for b in loaded.plan.books))}: "
+         f"{plural(len(loaded.plan.nodes), 'step')}, {plural(len(hosts), 'host')}")
 
 
 @cli.command()
@@ -252,22 +261,22 @@ def check(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple
 def graph(playbook: str, fmt: str) -> None:
     """Show a playbook's step graph (text, Graphviz dot or Mermaid)."""
     from runner import load, plan
-    from runner.modules import registry
+    from runner.modules import FieldsOf, registry
     from runner.report import views
 
-    book = load.load([playbook], {k: m.fields for k, m in registry().items()})
+    book = load.load([playbook], FieldsOf(registry()))
     # variables may come from an inventory not given here: check template syntax only
-    click.echo(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
+    show(views.GRAPH_FORMATS[fmt](plan.build(book, known_vars=None)))
 
 
 @cli.command(name="list")
 def list_playbooks() -> None:
     """List playbooks: the project's (./playbooks) and the built-in ones."""
     from runner import load
-    from runner.modules import registry
+    from runner.modules import FieldsOf, registry
     from runner.report import views
 
-    fields = {k: m.fields for k, m in registry().items()}
+    fields = FieldsOf(registry())
     builtin = load.builtin_dir().resolve()
     found: dict[str, tuple[str, Any]] = {}
     for name, path in load.available(load.search_dirs()).items():
@@ -276,6 +285,6 @@ def list_playbooks() -> None:
         except InputError:
             book = None
         found[name] = ("built-in" if path.resolve().parent == builtin else "project", book)
-    click.echo(views.playbook_list(found))
+    show(views.playbook_list(found))
 
 

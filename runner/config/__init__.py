@@ -14,24 +14,37 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from runner.config.model import (
-    DEFAULT,
-    AutoRecovery,
-    Config,
-    Job,
-    LogSettings,
-    Origin,
-    Sourced,
-    SSHSettings,
-)
 from runner.config.settings import CONFIG_NAMES, DEFAULT_JOBS, DROPPED
 from runner.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from runner.config.model import (
+        DEFAULT,
+        AutoRecovery,
+        Config,
+        Job,
+        LogSettings,
+        Origin,
+        Sourced,
+        SSHSettings,
+    )
 
 __all__ = [
     "DEFAULT", "AutoRecovery", "Config", "Job", "LogSettings", "Origin", "SSHSettings", "Sourced",
     "find", "load",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The model's names, imported when first used: `find` alone (every plain `urs run` asks
+    whether there is a urs.yml) does not pay for them."""
+    if name in __all__ and name not in ("find", "load"):
+        from runner.config import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def find(cwd: Path, env: Mapping[str, str], explicit: Path | None = None) -> Path | None:

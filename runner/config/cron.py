@@ -3,6 +3,7 @@ turned into systemd calendar events where the meaning is the same."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from runner.config.settings import format_duration
@@ -19,12 +20,23 @@ def expand(expression: str) -> str:
     return MACROS.get(expression.strip().lower(), expression.strip())
 
 
+# names cron takes for months and days of the week; anything else but digits and `* , - /`
+# is one of cronsim's extensions (L, W, #, ?), which cron itself refuses: `urs schedule` writes
+# the same expression into a crontab, so urs.yml takes what cron takes
+_NAMES = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat",
+                    re.IGNORECASE)
+_CRON_CHARS = re.compile(r"[0-9*,/-]*")
+
+
 def problem(expression: str) -> str | None:
     """None when cron accepts the expression, else what is wrong with it."""
     from cronsim import CronSim, CronSimError
 
-    if len(expand(expression).split()) != 5:  # cronsim also takes a seconds field; cron does not
+    fields = expand(expression).split()
+    if len(fields) != 5:  # cronsim also takes a seconds field; cron does not
         return "five fields: minute hour day-of-month month day-of-week"
+    if not all(_CRON_CHARS.fullmatch(_NAMES.sub("0", f)) for f in fields):
+        return "cron's own syntax: numbers, month and day names, * , - and / (not L, W, # or ?)"
     try:
         CronSim(expand(expression), datetime(2000, 1, 1))
     except CronSimError as exc:

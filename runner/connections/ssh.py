@@ -205,7 +205,7 @@ class SSHConnection:
                 wait = _POLL_S if exited is None else LINGER_S / 4
                 if deadline is not None:
                     wait = min(wait, deadline - now)
-                select.select([channel], [], [], max(wait, 0.0))
+                _wait(channel, max(wait, 0.0))
             return CommandResult(channel.recv_exit_status(), _strip_marker(out), err.text())
         finally:
             channel.close()
@@ -256,6 +256,16 @@ class SSHConnection:
 
     def close(self) -> None:
         self.fab.close()
+
+
+def _wait(channel: paramiko.Channel, seconds: float) -> None:
+    """Until output arrives, the output ends, the exit status arrives, or seconds pass. Once
+    the output has ended the channel's pipe stays readable, so select would return at once:
+    what is left to wait for then is the exit status (no busy loop between the two)."""
+    if channel.eof_received and not channel.recv_ready() and not channel.recv_stderr_ready():
+        channel.status_event.wait(seconds)
+    else:
+        select.select([channel], [], [], seconds)
 
 
 def _finished(channel: paramiko.Channel, out: Tail, err: Tail) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from runner.config import LogSettings
 from runner.events import Event, RunFinished, RunStarted, StepFinished
 from runner.model import PASSED, Status
+from runner.redact import escape_controls
 
 LOGGER = "urs.daemon"
 QUIET = frozenset({*PASSED, Status.SKIPPED})  # steps logged at info; the rest at warning
@@ -25,8 +26,9 @@ class TextFormatter(logging.Formatter):
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
         fields = getattr(record, "fields", {})
         words = " ".join(f"{k}={_word(v)}" for k, v in fields.items() if v not in ("", None))
-        return f"{when} {record.levelname.lower():<7} {record.getMessage()}" + \
+        line = f"{when} {record.levelname.lower():<7} {record.getMessage()}" + \
             (f"  {words}" if words else "")
+        return escape_controls(line)  # a step's name or reason cannot drive the terminal
 
 
 class JsonFormatter(logging.Formatter):

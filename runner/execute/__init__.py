@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from runner.events import RunFinished, RunStarted
 from runner.execute.context import RunContext, RunState
-from runner.execute.host import HostRun
+from runner.execute.host import HostRun, shared_secrets
 from runner.inventory import Host
 from runner.model import HostResult, Playbook, RunResult, Status
 
@@ -19,6 +19,7 @@ from runner.model import HostResult, Playbook, RunResult, Status
 def execute(ctx: RunContext) -> RunResult:
     """Run the plan; every event is handed to the observers before this returns."""
     hosts = ctx.hosts()
+    shared_secrets(ctx)
     ctx.bus.emit(RunStarted(
         ctx.run_id, ctx.plan.root.name, tuple(b.name for b in ctx.plan.books),
         tuple(h.name for h in hosts), len(ctx.plan.nodes), ctx.check_mode, time.time(),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import heapq
 import os
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
@@ -14,6 +13,7 @@ from itertools import islice
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
+from runner.errors import current_traceback
 from runner.events import HostFinished, StepFinished, StepRetrying, StepStarted
 from runner.execute.context import RunContext, RunState
 from runner.execute.step import StepCall
@@ -138,7 +138,7 @@ class HostRun:
             reason = f"urs failed around this step: {type(exc).__name__}: {exc}"
             result = replace(self._skip(node, Status.ERROR, reason), attempts=1)
             return replace(result, fields={"error": type(exc).__name__,
-                                           "traceback": traceback.format_exc(limit=-8)})
+                                           "traceback": current_traceback(limit=-8)})
 
     def _run_once_or_call(self, node: Node, conn: Connection) -> StepResult:
         if node.step.run_once:
@@ -203,6 +203,17 @@ class HostRun:
         self.ctx.bus.emit(StepFinished(shown, node.label))
 
 
+# variables every host's context shares, scanned for secrets once per run (shared_secrets)
+SHARED = frozenset({"env", "hostvars", "groups"})
+
+
+def shared_secrets(ctx: RunContext) -> None:
+    """Mask the secrets of what every host's context shares: the environment and every host's
+    variables (`hostvars`), once per run rather than once per host (O(hosts^2))."""
+    ctx.redactor.add(secret_values(dict(os.environ)))
+    ctx.redactor.add(secret_values(ctx.inventory.hostvars))
+
+
 def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]:
     """Playbook defaults < inventory vars < playbook vars < secrets < -e, with Ansible's
     magic variables, each rendered when used (runner.templating.variables)."""
@@ -217,8 +228,9 @@ def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]
     layers = [book.defaults, host.vars, book.vars, book.secrets, ctx.extra_vars]
     context = resolve(layers, plain)
     ctx.redactor.add(secret_values({name: context[name] for name in book.secrets}, all_=True))
-    ctx.redactor.add(secret_values(context))
+    ctx.redactor.add(secret_values({k: v for k, v in context.items() if k not in SHARED}))
     return context
+
 
 
 class Ready:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
-from runner.errors import DeadlineExceeded, Interrupted
+from runner.errors import DeadlineExceeded, Interrupted, current_traceback
 from runner.execute.when import when_false
 from runner.fields import with_defaults
 from runner.model import Action, PastAction, PastOutcome, Status, Step, StepResult
@@ -112,7 +111,7 @@ def _guarded(call: StepCall) -> Outcome:
         return _error(str(exc), type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - a module raised: the check itself broke
         return _error(f"{type(exc).__name__}: {exc}", type(exc).__name__,
-                      traceback.format_exc(limit=-8))
+                      current_traceback(limit=-8))
 
 
 def _error(reason: str, kind: str, trace: str = "") -> Outcome:

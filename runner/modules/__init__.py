@@ -9,9 +9,10 @@ See docs/extending.md.
 from __future__ import annotations
 
 import enum
+import importlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,10 +104,50 @@ class Module(Protocol):
     def run(self, call: ModuleCall) -> ActionResult: ...
 
 
-def registry() -> dict[str, Module]:
-    """Every built-in module by name. Module files import nothing heavy at top level."""
-    from runner.modules import file, http, netlify, pm2, tcp, workflows
+# every built-in module by name: the module file and class that implement it
+BUILTIN = {"http": ("runner.modules.http", "HTTP"), "tcp": ("runner.modules.tcp", "TCP"),
+           "file": ("runner.modules.file", "File"), "pm2": ("runner.modules.pm2", "PM2"),
+           "workflows": ("runner.modules.workflows", "Workflows"),
+           "netlify": ("runner.modules.netlify", "Netlify")}
 
-    modules: list[Module] = [http.HTTP(), tcp.TCP(), file.File(), pm2.PM2(),
-                             workflows.Workflows(), netlify.Netlify()]
-    return {m.name: m for m in modules}
+
+class Registry(Mapping[str, Module]):
+    """The built-in modules by name, each imported when first looked up: a run imports the
+    modules its steps use, not all of them."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Module] = {}
+
+    def __getitem__(self, name: str) -> Module:
+        if name not in self._made:
+            where, cls = BUILTIN[name]
+            self._made[name] = getattr(importlib.import_module(where), cls)()
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BUILTIN)
+
+    def __len__(self) -> int:
+        return len(BUILTIN)
+
+
+class FieldsOf(Mapping[str, Fields]):
+    """Each module's argument fields (what the loader checks a step against), looked up the
+    same lazy way."""
+
+    def __init__(self, modules: Mapping[str, Module]) -> None:
+        self.modules = modules
+
+    def __getitem__(self, name: str) -> Fields:
+        return self.modules[name].fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.modules)
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+
+def registry() -> Registry:
+    """Every built-in module by name. Module files import nothing heavy at top level."""
+    return Registry()

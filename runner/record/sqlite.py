@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from runner.errors import StoreError
 from runner.events import Event, HostFinished, RunFinished, RunStarted, StepFinished
@@ -22,7 +22,7 @@ from runner.notify import Policy
 from runner.record.incidents import EscalationRecords, record_outcome
 from runner.record.migrations import migrate
 from runner.record.outbox import OutboxRecords
-from runner.record.store import private_dir, retention_days
+from runner.record.store import RunFilter, private_dir, retention_days
 
 TAIL = 2000
 
@@ -195,11 +195,14 @@ class SQLiteStore(EscalationRecords, OutboxRecords):
             return db.execute("DELETE FROM runs WHERE started_at < ? AND status != 'running'",
                               (cutoff,)).rowcount
 
-    def runs(self, limit: int = 20, playbook: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs" + (" WHERE playbook = ?" if playbook else "")  # noqa: S608
-        args: Sequence[Any] = (playbook,) if playbook else ()
-        rows = self._db.execute(sql + " ORDER BY started_at DESC LIMIT ?", (*args, limit))
+    def runs(self, limit: int = 20, only: RunFilter | None = None) -> list[dict[str, Any]]:
+        where, args = _run_filter(only or RunFilter())
+        rows = self._db.execute(f"SELECT * FROM runs {where} "  # noqa: S608 - our clauses
+                                "ORDER BY started_at DESC LIMIT ?", (*args, limit))
         return [_run_row(r) for r in rows]
+
+    def recorded(self, names: Literal["playbooks", "hosts"]) -> set[str]:
+        return {str(r[0]) for r in self._db.execute(RECORDED[names])}
 
     def run_steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT * FROM step_outcomes WHERE run_id = ? ORDER BY id",
@@ -258,6 +261,34 @@ def _private_file(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+RECORDED = {"playbooks": "SELECT playbook FROM runs UNION SELECT j.value FROM runs, "
+                         "json_each(runs.playbooks) j",
+            "hosts": "SELECT DISTINCT j.value FROM runs, json_each(runs.hosts) j"}
+
+
+def _run_filter(only: RunFilter) -> tuple[str, list[Any]]:
+    """A WHERE clause and its arguments for the runs `only` lets through."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if only.playbook is not None:
+        clauses.append("(playbook = ? OR ? IN (SELECT value FROM json_each(runs.playbooks)))")
+        args += [only.playbook, only.playbook]
+    if only.statuses is not None:
+        clauses.append(f"status IN ({','.join('?' * len(only.statuses))})")
+        args += sorted(only.statuses)
+    if only.hosts is not None:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each(runs.hosts) WHERE value IN "  # noqa: S608
+                       f"({','.join('?' * len(only.hosts))}))")
+        args += sorted(only.hosts)
+    if only.since is not None:
+        clauses.append("started_at >= ?")
+        args.append(only.since)
+    if only.id_prefix:
+        clauses.append("substr(id, 1, ?) = ?")
+        args += [len(only.id_prefix), only.id_prefix]
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 def _run_row(row: sqlite3.Row) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from runner.events import Event
 from runner.model import PastAction, PastOutcome
@@ -19,12 +20,29 @@ from runner.notify import Pending, Policy
 RETENTION_DAYS = 90.0
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs `urs history` shows; every part is optional and they all must hold."""
+
+    playbook: str | None = None  # the run's playbook, or one it ran (`health` runs health-pm2)
+    hosts: frozenset[str] | None = None  # it ran on one of these
+    statuses: frozenset[str] | None = None
+    since: float | None = None  # it started then or later (epoch seconds)
+    id_prefix: str = ""
+
+
 class OutcomeStore(Protocol):
     """What the rest of urs needs of a store; SQLite today, PostgreSQL can follow."""
 
     def notify(self, event: Event) -> None: ...
 
-    def runs(self, limit: int = 20, playbook: str | None = None) -> list[dict[str, Any]]: ...
+    def runs(self, limit: int = 20, only: RunFilter | None = None) -> list[dict[str, Any]]:
+        """The latest runs, newest first (those `only` lets through)."""
+        ...
+
+    def recorded(self, names: Literal["playbooks", "hosts"]) -> set[str]:
+        """Every playbook or host that a recorded run names."""
+        ...
 
     def run_steps(self, run_id: str) -> list[dict[str, Any]]: ...
 

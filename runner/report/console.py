@@ -1,6 +1,7 @@
 """The console reporter: one line per finished step and a recap per host; a retry says so
 while it waits; an unreachable host is one line. On a terminal only: colours (never with
-NO_COLOR) and a progress line for steps that take long."""
+NO_COLOR) and a progress line for steps that take long. Names, hosts, reasons and output are
+shown as `one_line` writes them: no control character of theirs reaches the terminal."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from runner.events import (
 from runner.model import HostResult, Status, StepResult
 from runner.redact import escape_controls
 from runner.report.progress import Progress
-from runner.report.text import delay, duration, plural
+from runner.report.text import delay, duration, one_line, plural
 
 TAIL_LINES = 5
 # the recap always shows these counts; error and interrupted only when there are some
@@ -84,12 +85,13 @@ class ConsoleReporter:
             self._started(event)
         elif isinstance(event, StepStarted):
             if self.progress is not None:
-                self.progress.started(event.host, self._label(event.playbook, event.step))
+                self.progress.started(one_line(event.host),
+                                      one_line(self._label(event.playbook, event.step)))
         elif isinstance(event, StepRetrying):
             self._retrying(event)
         elif isinstance(event, StepFinished):
             if self.progress is not None:
-                self.progress.finished(event.result.host, event.label)
+                self.progress.finished(one_line(event.result.host), one_line(event.label))
             self._step(event.result, event.label)
         elif isinstance(event, RunFinished):
             if self.progress is not None:
@@ -103,20 +105,22 @@ class ConsoleReporter:
     def _started(self, event: RunStarted) -> None:
         self.started = event.started_at
         self.labels = frozenset(event.labels)
-        self.width = max([len(h) for h in event.hosts] + [9])
-        self.label_width = max([len(label) for label in event.labels] + [10])
+        self.width = max([len(one_line(h)) for h in event.hosts] + [9])
+        self.label_width = max([len(one_line(label)) for label in event.labels] + [10])
         self.check = _check_text(event)
         if self.quiet:
             return
         mode = f" [{self.check}]" if self.check else ""
         hosts = ", ".join(event.hosts) if len(event.hosts) <= 5 else f"{len(event.hosts)} hosts"
-        self._say(f"urs run {event.playbook}: {plural(event.steps, 'step')} on {hosts}{mode}")
+        self._say(f"urs run {one_line(event.playbook)}: {plural(event.steps, 'step')} on "
+                  f"{one_line(hosts)}{mode}")
 
     def _retrying(self, e: StepRetrying) -> None:
         if not self.quiet:
-            self._say(f"  {'':<11} {e.host:<{self.width}}  {e.label:<{self.label_width}}  "
+            self._say(f"  {'':<11} {one_line(e.host):<{self.width}}  "
+                      f"{one_line(e.label):<{self.label_width}}  "
                       f"{self._paint('retrying', 'retrying')} {e.attempt}/{e.attempts} in "
-                      f"{delay(e.delay_s)}: {e.reason}")
+                      f"{delay(e.delay_s)}: {one_line(e.reason)}")
 
     def _step(self, r: StepResult, label: str) -> None:
         if r.status is Status.UNREACHABLE:
@@ -125,12 +129,12 @@ class ConsoleReporter:
         if self.quiet and (r.status not in PROBLEMS or r.ignored):
             return
         status = "ignored" if r.ignored else str(r.status)
-        line = (f"  {self._paint(f'{status:<11}', str(r.status))} {r.host:<{self.width}}  "
-                f"{label:<{self.label_width}}  {duration(r.duration_s):>5}")
+        line = (f"  {self._paint(f'{status:<11}', str(r.status))} {one_line(r.host):<{self.width}}"
+                f"  {one_line(label):<{self.label_width}}  {duration(r.duration_s):>5}")
         if r.attempts > 1:
             line += f"  ({r.attempts} attempts)"
         if r.reason:
-            line += f"  {escape_controls(r.reason)}"
+            line += f"  {one_line(r.reason)}"
         self._say(line)
         if r.reason.startswith("connection lost:"):
             self.unreachable.add(r.host)  # its other steps are unreachable for the same reason
@@ -143,7 +147,7 @@ class ConsoleReporter:
             return
         self.unreachable.add(r.host)
         self._say(f"  {self._paint('unreachable', 'unreachable')} "
-                  f"{r.host:<{self.width}}  {r.reason}")
+                  f"{one_line(r.host):<{self.width}}  {one_line(r.reason)}")
 
     def _output(self, r: StepResult) -> list[str]:
         """The tail of the output: every step's with -v, else a failure's; a line the reason
@@ -171,7 +175,8 @@ class ConsoleReporter:
         counts = " ".join(f"{s}={host.count(s)}" for s in Status
                           if s in ALWAYS_COUNTED or host.count(s))
         counts += f" ignored={host.ignored}" if host.ignored else ""  # why: the line above
-        return f"  {self._paint(f'{host.host:<{self.width}}', str(host.status))}  {counts}"
+        name = f"{one_line(host.host):<{self.width}}"
+        return f"  {self._paint(name, str(host.status))}  {counts}"
 
 
 def _check_text(event: RunStarted) -> str:

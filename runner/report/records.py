@@ -1,5 +1,6 @@
 """What `urs history` and `urs status` print: tables with headers whose columns line up,
-relative times, `-` for what is not known (never `None`), and the output tail of failed steps."""
+relative times, `-` for what is not known (never `None`), and the output tail of failed steps.
+Stored text is shown as `one_line` writes it: no control character reaches the terminal."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runner.report.text import ago, duration, table, timestamp
+from runner.redact import escape_controls
+from runner.report.text import ago, duration, one_line, table, timestamp
 
 TAIL_LINES = 5
 PROBLEMS = frozenset({"failed", "error", "quarantined", "unreachable"})
@@ -46,9 +48,9 @@ def run_detail(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], as_js
         return json.dumps({**run, "steps": list(steps)}, default=str)
     code = "" if run["exit_code"] is None else f", exit code {run['exit_code']}"
     note = f" ({_note(run)})" if _note(run) else ""
-    lines = [f"run {run['id']}: {run['playbook']} {run['status']}{code}{note}",
+    lines = [one_line(f"run {run['id']}: {run['playbook']} {run['status']}{code}{note}"),
              f"started {timestamp(run['started_at'])} ({ago(run['started_at'], now)}), "
-             f"took {_took(run)}, on {', '.join(run['hosts']) or 'no host'}"]
+             f"took {_took(run)}, on {one_line(', '.join(run['hosts']) or 'no host')}"]
     if not steps:
         return "\n".join(lines)
     rows = [(s["status"], s["host"], f"{s['playbook']}/{s['step']}", duration(s["duration_s"]),
@@ -71,7 +73,7 @@ def what_it_did(step: Mapping[str, Any]) -> list[str]:
     if step["status"] not in {"recovered", "changed"}:
         return []
     fields = step.get("fields") or {}
-    return [f"{key}: {_compact(fields[key])}" for key in DID_FIELDS if fields.get(key)]
+    return [one_line(f"{key}: {_compact(fields[key])}") for key in DID_FIELDS if fields.get(key)]
 
 
 def _compact(value: Any) -> str:
@@ -91,7 +93,7 @@ def output_tail(step: Mapping[str, Any]) -> list[str]:
     output = (step.get("stdout_tail") or "") + "\n" + (step.get("stderr_tail") or "")
     reason = step["reason"] or ""
     lines = [line for line in output.splitlines() if line.strip()]
-    return [line for line in lines[-TAIL_LINES:] if line.strip() not in reason]
+    return [escape_controls(line) for line in lines[-TAIL_LINES:] if line.strip() not in reason]
 
 
 def status(rows: Sequence[Mapping[str, Any]], as_json: bool, now: float | None = None) -> str:

@@ -1,11 +1,13 @@
 """Small words shared by the reporters and the read-only commands: counts, durations and
-times as people say them."""
+times as people say them, and stored text made safe to show on one line of a terminal."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 from collections.abc import Sequence
+
+from runner.redact import escape_controls
 
 
 def plural(count: int, noun: str) -> str:
@@ -51,9 +53,17 @@ def ago(at: float | None, now: float | None = None) -> str:
     return f"{plural(days, 'day')} ago"
 
 
+def one_line(value: object) -> str:
+    """A name, host or reason as one line that a terminal cannot act on: control characters,
+    line breaks and tabs written as `\\x1b`, `\\n`, `\\t` (a step may be named anything,
+    a reason may quote any output)."""
+    return escape_controls(str(value)).replace("\n", "\\n").replace("\t", "\\t")
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    """Columns that line up under their headers; the last column is not padded."""
-    texts = [[str(cell) for cell in row] for row in [header, *rows]]
+    """Columns that line up under their headers, each cell on one line (`one_line`); the last
+    column is not padded."""
+    texts = [[one_line(cell) for cell in row] for row in [header, *rows]]
     widths = [max(len(r[i]) for r in texts) for i in range(len(header) - 1)]
     lines = []
     for row in texts:

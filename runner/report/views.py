@@ -11,18 +11,20 @@ from typing import Any
 from runner.inventory import Host
 from runner.model import Playbook
 from runner.plan import Plan
-from runner.report.text import ago, plural, table, timestamp
+from runner.redact import escape_controls
+from runner.report.text import ago, one_line, plural, table, timestamp
 
 when = timestamp  # an absolute UTC time, for logs
 
 
 def graph_text(plan: Plan) -> str:
-    lines = [f"{plan.root.name}: {plural(len(plan.nodes), 'step')}"]
+    lines = [f"{one_line(plan.root.name)}: {plural(len(plan.nodes), 'step')}"]
     for node in plan.ordered():
-        needs = ", ".join(n.label for n in plan.needs(node.key))
+        needs = one_line(", ".join(n.label for n in plan.needs(node.key)))
         action = node.step.kind if node.step.kind != "module" else node.step.action.module
         extra = " + recover" if node.step.recover else ""
-        lines.append(f"  {node.label} [{action}{extra}]" + (f" <- {needs}" if needs else ""))
+        lines.append(f"  {one_line(node.label)} [{action}{extra}]" +
+                     (f" <- {needs}" if needs else ""))
     return "\n".join(lines)
 
 
@@ -68,8 +70,8 @@ def host_listing(targets: Mapping[str, Sequence[Host]]) -> str:
     """`urs run --list-hosts`: the hosts each playbook would run on."""
     lines = []
     for book, hosts in targets.items():
-        lines.append(f"playbook {book}: {plural(len(hosts), 'host')}")
-        lines.extend(f"  {host.name}" for host in hosts)
+        lines.append(f"playbook {one_line(book)}: {plural(len(hosts), 'host')}")
+        lines.extend(f"  {one_line(host.name)}" for host in hosts)
     return "\n".join(lines)
 
 
@@ -77,10 +79,10 @@ def step_listing(plan: Plan, tags: frozenset[str], skip_tags: frozenset[str]) ->
     """`urs run --list-steps`: the steps that would run, in order, with their tags."""
     chosen = [n for n in plan.ordered()
               if not ((tags and not n.step.tags & tags) or n.step.tags & skip_tags)]
-    lines = [f"{plan.root.name}: {plural(len(chosen), 'step')}"]
+    lines = [f"{one_line(plan.root.name)}: {plural(len(chosen), 'step')}"]
     for node in chosen:
         shown = f"  [{', '.join(sorted(node.step.tags))}]" if node.step.tags else ""
-        lines.append(f"  {node.label}{shown}")
+        lines.append(f"  {one_line(node.label + shown)}")
     return "\n".join(lines)
 
 
@@ -92,7 +94,8 @@ def playbook_list(found: Mapping[str, tuple[str, Playbook | None]]) -> str:
     lines = []
     for name, (origin, book) in found.items():
         about = book.description if book else "(does not load: run `urs check` on it)"
-        lines.append(f"{name:<{width}}  {origin:<8}  {about}")
+        about = " ".join(about.split())  # a description may be a YAML block of lines
+        lines.append(f"{one_line(name):<{width}}  {origin:<8}  {one_line(about)}")
     return "\n".join(lines)
 
 
@@ -102,10 +105,11 @@ def log_lines(rows: Sequence[Mapping[str, Any]]) -> str:
     for s in rows:
         job = f" [{s['job']}]" if s.get("job") else ""
         reason = f"  {s['reason']}" if s["reason"] else ""
-        lines.append(f"{when(s['ended_at'])}  {s['status']:<11} {s['host']}  "
-                     f"{s['playbook']}/{s['step']}{job}{reason}")
+        lines.append(f"{when(s['ended_at'])}  {s['status']:<11} " + one_line(
+            f"{s['host']}  {s['playbook']}/{s['step']}{job}{reason}"))
         output = (s.get("stdout_tail") or "") + (s.get("stderr_tail") or "")
-        lines.extend(f"    | {line}" for line in output.rstrip().splitlines()[-5:] if line.strip())
+        lines.extend(f"    | {escape_controls(line)}"
+                     for line in output.rstrip().splitlines()[-5:] if line.strip())
     return "\n".join(lines)
 
 
@@ -124,7 +128,8 @@ def daemon_status(monitors: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[
             state = f"not running: last seen {when(m['last_tick'])} (killed?)"
         else:
             state = f"running, last tick {now - m['last_tick']:.0f}s ago"
-        lines.append(f"daemon on {m['control_host']} (pid {m['pid']}, {m['config']}): {state}")
+        lines.append(one_line(f"daemon on {m['control_host']} (pid {m['pid']}, {m['config']}): "
+                              f"{state}"))
     lines = lines[:1]  # the latest daemon
     if jobs:
         rows = [(j["job"], j["status"], ago(j["started_at"], now), j.get("reason") or "")
@@ -140,13 +145,14 @@ def incidents(rows: Sequence[Mapping[str, Any]], failing: Sequence[Mapping[str, 
     for i in rows:
         state = i["state"] if i["state"] != "resolved" else f"resolved {when(i['resolved_at'])}"
         acked = ", acknowledged" if i.get("acked_at") else ""
-        lines.append(f"#{i['id']:<4} {state}{acked}  {i['playbook']}/{i['step']} on {i['host']}"
-                     f"  since {when(i['opened_at'])}, {i['failures']} failures")
-        lines.append(f"      last: {i['last_status']}: {i['last_reason']}")
-        lines.append(f"      notified: {_notified(i.get('deliveries') or [])}")
+        lines.append(f"#{i['id']:<4} {state}{acked}  " + one_line(
+            f"{i['playbook']}/{i['step']} on {i['host']}") +
+            f"  since {when(i['opened_at'])}, {i['failures']} failures")
+        lines.append("      " + one_line(f"last: {i['last_status']}: {i['last_reason']}"))
+        lines.append("      " + one_line(f"notified: {_notified(i.get('deliveries') or [])}"))
     for c in failing:
-        lines.append(f"channel {shown(c['channel'])} is failing: {c['last_error']} "
-                     f"({c['waiting']} waiting, last tried {when(c['at'])})")
+        lines.append(one_line(f"channel {shown(c['channel'])} is failing: {c['last_error']} "
+                              f"({c['waiting']} waiting, last tried {when(c['at'])})"))
     return "\n".join(lines)
 
 
@@ -173,7 +179,7 @@ def stale(late: Sequence[Mapping[str, Any]], as_json: bool) -> str:
         return "\n".join(json.dumps(row) for row in late)
     if not late:
         return "no stale jobs: every job ran within twice its interval"
-    return "\n".join(f"stale: job {row['job']}: last run "
+    return "\n".join(f"stale: job {one_line(row['job'])}: last run "
                      f"{when(row['last_run']) if row['last_run'] else 'never'}, expected "
                      f"within {row['limit_s']:g}s" for row in late)
 

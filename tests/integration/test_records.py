@@ -128,3 +128,54 @@ def test_history_latest_and_missing_files_say_just_that(tmp_path: Path, store: P
     typo = urs("run", "health-sytem")
     assert typo.stderr == ("error: health-sytem: no playbook of that name "
                            "(did you mean 'health-system'?)\n")
+
+
+def test_history_filters_by_playbook_host_failing_and_since(tmp_path: Path, store: Path) -> None:
+    import sqlite3
+
+    (tmp_path / "playbooks").mkdir()
+    write(tmp_path / "playbooks", "steps: [{name: a, run: 'true'}]", "fine.yml")
+    write(tmp_path / "playbooks", "playbooks: [fine]", "master.yml")
+    inventory = write(tmp_path, "web-1 ansible_connection=local\n"
+                                "web-2 ansible_connection=local\n", "hosts.ini")
+    assert urs("run", "fine", cwd=tmp_path).returncode == 0
+    assert urs("run", "fine", cwd=tmp_path).returncode == 0  # made two days old below
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE runs SET started_at = started_at - 2 * 86400, ended_at = ended_at"
+                   " - 2 * 86400 WHERE started_at = (SELECT MAX(started_at) FROM runs)")
+    assert urs("run", "master", cwd=tmp_path).returncode == 0
+    host = urs("run", str(write(tmp_path, FAILING, "host.yml")), "-i", str(inventory))
+    assert host.returncode == 1
+
+    def shown(*args: str) -> list[str]:
+        out = urs("history", "--json", *args, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line)["playbook"] for line in out.stdout.splitlines()]
+
+    assert shown() == ["host", "master", "fine", "fine"]
+    assert shown("--failing") == ["host"]
+    assert shown("-l", "web*") == shown("-l", "web-2") == ["host"]
+    assert shown("-l", "all:!web-1") == ["host", "master", "fine", "fine"]
+    assert shown("-p", "fine") == ["master", "fine", "fine"]  # master ran fine within it
+    assert shown("-p", "fine", "--since", "1d") == ["master", "fine"]
+    three_days_ago = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 3 * 86400))
+    assert shown("-p", "fine", "--since", three_days_ago) == ["master", "fine", "fine"]
+    assert shown("--since", "1d", "-n", "2") == ["host", "master"]
+    latest = urs("history", "latest", "--failing", "-l", "web-1", cwd=tmp_path).stdout
+    assert latest.startswith("run ") and " host failed, exit code 1" in latest.splitlines()[0]
+    none = urs("history", "--failing", "-l", "localhost", cwd=tmp_path)
+    assert (none.returncode, none.stdout) == (0, "no recorded run matches\n")
+
+
+def test_history_filters_say_what_is_wrong(tmp_path: Path, store: Path) -> None:
+    urs("run", str(write(tmp_path, FAILING, "host.yml")))
+    typo = urs("history", "-p", "hots")
+    assert typo.returncode == 2
+    assert typo.stderr == ("error: history: --playbook: no playbook 'hots' is recorded or found "
+                           "(did you mean 'host'?)\n")
+    assert urs("history", "-l", "web*").returncode == 2  # matches no recorded host
+    since = urs("history", "--since", "soon")
+    assert since.returncode == 2 and "--since': expected a duration like 30m" in since.stderr
+    among = urs("history", "latest", "--since", "2999-01-01")
+    assert among.stderr == ("error: history: RUN_ID: expected one recorded run among those the "
+                            "filters let through, found none\n")

@@ -11,7 +11,7 @@ import pytest
 from runner.execute.when import when_false
 from runner.report.console import ConsoleReporter
 from runner.report.progress import Progress
-from runner.report.text import ago, delay, duration, plural, table
+from runner.report.text import ago, delay, duration, one_line, plural, table
 
 
 def test_plural() -> None:
@@ -47,6 +47,14 @@ def test_table_columns_line_up_under_their_headers() -> None:
 
 STEPS = {"pm2-present": {}, "pm2_present": {}, "daemon-alive": {}, "daemon_alive": {},
          "plain": {}}
+
+
+def test_a_cell_is_one_line_a_terminal_cannot_act_on() -> None:
+    assert one_line("a\x1b[2J\r\nb\tc\x9b") == "a\\x1b[2J\\x0d\\nb\\tc\\x9b"
+    assert one_line("unicode é and spaces stay") == "unicode é and spaces stay"
+    header, row = table(("STEP", "REASON"), [("two\nlines", "exit code 1:\rhidden")])
+    assert row == "two\\nlines  exit code 1:\\x0dhidden"
+    assert header == "STEP        REASON"
 
 
 @pytest.mark.parametrize(("expression", "reason"), [

@@ -10,7 +10,7 @@ from urllib.parse import quote, quote_plus
 
 from runner.inventory.sources import load_inventory
 from runner.redact import MASK, Redactor, secret_values
-from tests.helpers import run_book, write
+from tests.helpers import run_book, urs, write
 
 SECRET = "s3cr3t-Pa/ss+wo rd"
 
@@ -57,3 +57,20 @@ steps:
     assert base64.b64encode(b"hunter2-nested").decode() not in text
     assert "/keys/id_web" in shown.stdout
     assert shown.stdout.count(MASK) == 3
+
+
+def test_another_hosts_secret_reached_through_hostvars_is_masked(tmp_path: Path) -> None:
+    """Every host's variables are scanned once per run (not once per host): a secret of a
+    host the run does not target, read through `hostvars`, is masked too."""
+    inv = write(tmp_path, "[web]\nlocalhost ansible_connection=local\n"
+                "[db]\ndb1 ansible_host=127.0.0.9 db_password=hunter2-db\n", "hosts.ini")
+    book = write(tmp_path, """
+hosts: web
+steps:
+  - name: leak
+    run: echo "{{ hostvars['db1'].db_password }} {{ hostvars['db1'].db_password | upper }}"
+""")
+    out = urs("run", str(book), "-i", str(inv), "-v", "--store", str(tmp_path / "s.db"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "hunter2" not in out.stdout.lower() and out.stdout.count(MASK) == 2, out.stdout
+    assert "db1" not in out.stdout

@@ -218,7 +218,7 @@ def _heavy_after(*runs: list[str], env: dict[str, str]) -> list[str]:
         "    except SystemExit:\n"
         "        pass\n"
         "print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} &\n"
-        "      {'httpx', 'jsonschema', 'croniter', 'check_jsonschema'}))\n"
+        "      {'httpx', 'jsonschema', 'cronsim', 'check_jsonschema'}))\n"
     )
     clean = {k: v for k, v in os.environ.items() if k not in {"GITHUB_TOKEN", "GH_TOKEN"}}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -233,7 +233,7 @@ def test_no_api_call_no_httpx_and_no_workflow_no_schema(repo: Path, tmp_path: Pa
     fresh = ["run", "health-workflows", "-e", f"repo_path={tmp_path}"]
     assert _heavy_after(["--help"], fresh, env=env) == []
     files_only = ["run", "health-workflows", "-e", f"repo_path={repo}", "-e", "actionlint="]
-    assert _heavy_after(files_only, env=env) == ["croniter"]  # all valid: no explanation needed
+    assert _heavy_after(files_only, env=env) == ["cronsim"]  # all valid: no explanation needed
 
 
 def test_the_fast_schema_check_agrees_with_jsonschema_on_the_corpus() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from runner.modules import ModuleCall
 from runner.modules.workflows import tree as files
 from runner.modules.workflows.settings import Settings
-from runner.modules.workflows.validate import valid_cron, validate
+from runner.modules.workflows.validate import github_cron, validate
 
 FAILED = {"failure", "timed_out", "startup_failure"}
 
@@ -176,13 +176,15 @@ def _interval(on: Any) -> float | None:
     schedule = on.get("schedule") if isinstance(on, dict) else None
     crons = [e.get("cron") for e in schedule or [] if isinstance(e, dict)] \
         if isinstance(schedule, list) else []
-    gaps = [_gap(c) for c in crons if isinstance(c, str) and valid_cron(c)]
+    valid = [github_cron(c) for c in crons if isinstance(c, str)]
+    gaps = [_gap(c) for c in valid if c is not None]
     return min(gaps) if gaps else None
 
 
 def _gap(cron: str) -> float:
-    from croniter import croniter
+    """Seconds between the schedule's next two runs (GitHub reads schedules in UTC)."""
+    from cronsim import CronSim
 
-    it = croniter(cron, datetime.now(UTC))
-    first = it.get_next(datetime)
-    return float((it.get_next(datetime) - first).total_seconds())
+    runs = CronSim(cron, datetime.now(UTC))
+    first = next(runs)
+    return (next(runs) - first).total_seconds()

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -186,7 +187,7 @@ def _check_triggers(parsed: Parsed, on: Any) -> None:
     schedule = on.get("schedule")
     for i, entry in enumerate(schedule if isinstance(schedule, list) else []):
         cron = entry.get("cron") if isinstance(entry, dict) else None
-        if isinstance(cron, str) and not valid_cron(cron):
+        if isinstance(cron, str) and github_cron(cron) is None:
             parsed.add(("on", "schedule", i, "cron"),
                        f"invalid cron {cron!r} (five fields: minute hour day month weekday)")
     dispatch = on.get("workflow_dispatch")
@@ -199,7 +200,36 @@ def _check_triggers(parsed: Parsed, on: Any) -> None:
                        f"(one of {', '.join(INPUT_TYPES)})")
 
 
-def valid_cron(cron: str) -> bool:
-    from croniter import croniter
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
 
-    return len(cron.split()) == 5 and bool(croniter.is_valid(cron))
+
+def _cron_field(atom: str, question: bool = False) -> re.Pattern[str]:
+    """POSIX cron's operators (`*`, `,`, `-`, `/`) over one field's numbers or names."""
+    item = rf"(?:\*|(?:{atom})(?:-(?:{atom}))?)(?:/\d+)?"
+    return re.compile(rf"{item}(?:,{item})*" + (r"|\?" if question else ""), re.I)
+
+
+# GitHub Actions reads `on.schedule` as POSIX cron: five fields, month and weekday names, weekday
+# 0-6 (it refuses 7 for Sunday); none of the extensions cronsim also knows (L, W, #, seconds,
+# @hourly). `?` is cron's `*` for the day fields, as actionlint and GitHub read it.
+_GITHUB_FIELDS = (_cron_field(r"\d+"), _cron_field(r"\d+"), _cron_field(r"\d+", True),
+                  _cron_field(rf"\d+|{_MONTHS}"), _cron_field(rf"0?[0-6]|{_DAYS}", True))
+
+
+def github_cron(cron: str) -> str | None:
+    """The schedule as cronsim reads it, or None when GitHub Actions would refuse it: its
+    syntax (above), then each value within its field's range, ranges that go forward, steps
+    above 0 and a day that exists in the months given (cronsim)."""
+    from cronsim import CronSim, CronSimError
+
+    fields = cron.split()
+    if len(fields) != 5 or not all(p.fullmatch(f) for p, f in zip(_GITHUB_FIELDS, fields,
+                                                                     strict=True)):
+        return None
+    expression = " ".join("*" if f == "?" else f for f in fields)
+    try:
+        CronSim(expression, datetime(2000, 1, 1))
+    except CronSimError:
+        return None
+    return expression
