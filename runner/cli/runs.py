@@ -137,7 +137,6 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
     PLAYBOOKS are paths or names (`urs list`); several run as one graph.
     """
     from runner import pipeline
-    from runner.config.model import SSHSettings
     from runner.plan import check_tags
     from runner.report.console import ConsoleReporter
 
@@ -153,12 +152,11 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
         reporter = json_out or ConsoleReporter(verbose=verbose, quiet=quiet)
         settings = configuration()
         why_check = "--check" if check_mode else auto_recovery_off(settings, loaded)
-        ssh = settings.ssh if settings else SSHSettings()  # the command line wins over both
+        known_hosts, host_key_policy = _host_keys(settings, known_hosts, host_key_policy)
         options = pipeline.Options(
             run_id=run_id, forks=forks, check_mode=bool(why_check), tags=_names(tags),
             check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
-            wait_s=wait_s, known_hosts=known_hosts or ssh.known_hosts,
-            host_key_policy=host_key_policy or ssh.host_key_policy,
+            wait_s=wait_s, known_hosts=known_hosts, host_key_policy=host_key_policy,
             timeout=timeout, max_runtime=max_runtime,
             observers=(reporter,), warn=say, policy=_policy(settings),
             notifications=settings.sections.get("notifications", {}) if settings else {},
@@ -166,6 +164,14 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
         signal.signal(signal.SIGTERM, _interrupt)
         result = pipeline.run(loaded, options)
     sys.exit(result.exit_code)
+
+
+def _host_keys(settings: Config | None, known_hosts: Path | None,
+               policy: str | None) -> tuple[Path | None, str]:
+    """The command line's, else urs.yml's `ssh` settings, else ~/.ssh/known_hosts, strict."""
+    if settings is None:
+        return known_hosts, policy or "strict"
+    return known_hosts or settings.ssh.known_hosts, policy or settings.ssh.host_key_policy
 
 
 def _policy(settings: Config | None) -> Policy:
