@@ -84,7 +84,8 @@ class Options:
     job: str = ""  # the daemon's job the run is for
     check_reason: str = ""  # why check_mode is on ("--check", "auto-recovery is off (...)")
     policy: Policy | None = None  # when incidents open and where they are announced
-    notifications: Mapping[str, Any] = field(default_factory=dict)  # delivered after the run
+    # how notices are delivered after the run; empty: the caller delivers them (the daemon)
+    notifications: Mapping[str, Any] = field(default_factory=dict)
 
 
 def run(loaded: Loaded, options: Options) -> RunResult:
@@ -113,15 +114,21 @@ def run(loaded: Loaded, options: Options) -> RunResult:
 
 
 def _announce(store: OutcomeStore, options: Options) -> None:
-    """Deliver what waits in the outbox (this run's notices and any an earlier process left),
-    after the run and outside its lock; a channel that is down never changes the run."""
-    if not options.notifications.get("channels") and not options.notifications.get(
-            "escalate_to"):
-        return
-    from runner.notify.send import deliver
+    """Deliver what this run's configuration has waiting in the outbox (this run's notices
+    and any an earlier process left), after the run and outside its lock, and drop what it
+    queued for channels it no longer has; a channel that is down never changes the run."""
+    policy = options.policy
+    if policy is None or not policy.config or not options.notifications:
+        return  # no configuration (nothing in the outbox is this run's), or the caller sends
+    from runner.notify.send import deliver, drop_removed
 
     try:
-        for attempt in deliver(store, options.notifications, time.monotonic() + ANNOUNCE_S):
+        for line in drop_removed(store, policy):
+            options.warn(f"warning: {line}")
+        if not policy.every_channel:
+            return
+        deadline = time.monotonic() + ANNOUNCE_S
+        for attempt in deliver(store, options.notifications, deadline, policy.config):
             if not attempt.ok:
                 options.warn(f"warning: notification to {attempt.channel} failed: "
                              f"{attempt.error} (it will be retried)")

@@ -111,9 +111,11 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
 @click.option("--wait", "wait_s", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
               help="Wait this long for an overlapping run to end (default: skip at once).")
 @click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path),
-              help="known_hosts file for SSH host keys (default: the user's).")
+              help="known_hosts file for SSH host keys (default: urs.yml's ssh.known_hosts, "
+                   "else the user's).")
 @click.option("--host-key-policy", type=click.Choice(HOST_KEY_POLICIES),
-              default="strict", show_default=True, help="What to do with unknown host keys.")
+              help="What to do with unknown host keys (default: urs.yml's "
+                   "ssh.host_key_policy, else strict).")
 @click.option("--timeout", callback=duration, default="300s", show_default=True,
               metavar="DURATION",
               help="Each step's timeout where neither the step nor its playbook sets one.")
@@ -127,7 +129,8 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
 def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[str, ...],
         limit: str | None, forks: int, check_mode: bool, tags: str, skip_tags: str,
         list_hosts: bool, list_steps: bool, as_json: bool, store: Path | None, wait_s: float,
-        known_hosts: Path | None, host_key_policy: str, timeout: float, max_runtime: float,
+        known_hosts: Path | None, host_key_policy: str | None, timeout: float,
+        max_runtime: float,
         verbose: bool, quiet: bool) -> None:
     """Run playbooks: live output, a recap per host, every outcome recorded.
 
@@ -149,17 +152,26 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
         reporter = json_out or ConsoleReporter(verbose=verbose, quiet=quiet)
         settings = configuration()
         why_check = "--check" if check_mode else auto_recovery_off(settings, loaded)
+        known_hosts, host_key_policy = _host_keys(settings, known_hosts, host_key_policy)
         options = pipeline.Options(
             run_id=run_id, forks=forks, check_mode=bool(why_check), tags=_names(tags),
             check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
-            wait_s=wait_s, known_hosts=known_hosts,
-            host_key_policy=host_key_policy, timeout=timeout, max_runtime=max_runtime,
+            wait_s=wait_s, known_hosts=known_hosts, host_key_policy=host_key_policy,
+            timeout=timeout, max_runtime=max_runtime,
             observers=(reporter,), warn=say, policy=_policy(settings),
             notifications=settings.sections.get("notifications", {}) if settings else {},
         )
         signal.signal(signal.SIGTERM, _interrupt)
         result = pipeline.run(loaded, options)
     sys.exit(result.exit_code)
+
+
+def _host_keys(settings: Config | None, known_hosts: Path | None,
+               policy: str | None) -> tuple[Path | None, str]:
+    """The command line's, else urs.yml's `ssh` settings, else ~/.ssh/known_hosts, strict."""
+    if settings is None:
+        return known_hosts, policy or "strict"
+    return known_hosts or settings.ssh.known_hosts, policy or settings.ssh.host_key_policy
 
 
 def _policy(settings: Config | None) -> Policy:
@@ -204,7 +216,8 @@ def configuration() -> Config | None:
 
     cwd = Path.cwd()
     named = any(name in os.environ for name in RUN_VARIABLES) or any(
-        name.startswith(("URS_AUTO_RECOVERY", "URS_NOTIFICATIONS_", "URS_ESCALATION_"))
+        name.startswith(("URS_AUTO_RECOVERY", "URS_NOTIFICATIONS_", "URS_ESCALATION_",
+                         "URS_SSH_"))
         for name in os.environ)
     if not named and config.find(cwd, os.environ) is None:
         return None

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
         LogSettings,
         Origin,
         Sourced,
+        SSHSettings,
     )
 
 __all__ = [
-    "DEFAULT", "AutoRecovery", "Config", "Job", "LogSettings", "Origin", "Sourced", "find", "load",
+    "DEFAULT", "AutoRecovery", "Config", "Job", "LogSettings", "Origin", "SSHSettings", "Sourced",
+    "find", "load",
 ]
 
 

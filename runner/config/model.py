@@ -73,6 +73,14 @@ class AutoRecovery:
 
 
 @dataclass(frozen=True)
+class SSHSettings:
+    """How SSH hosts' keys are checked (as `urs run --known-hosts --host-key-policy`)."""
+
+    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
+    host_key_policy: str = "strict"
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. `values` holds every setting by dotted key with its
     origin (what `urs config` prints); the typed fields are the same values, ready to use."""
@@ -86,6 +94,13 @@ class Config:
     sections: Mapping[str, Mapping[str, Any]]  # notifications, web, escalation, cluster
     values: Mapping[str, Sourced]
     notices: tuple[str, ...] = ()
+    ssh: SSHSettings = SSHSettings()
+
+    @property
+    def name(self) -> str:
+        """What names this configuration to people and in the store: its file, else the
+        folder it applies to."""
+        return str(self.path.resolve() if self.path else self.root)
 
     def origin(self, key: str) -> Origin:
         return self.values[key].origin

@@ -16,6 +16,7 @@ from runner.config.model import (
     LogSettings,
     Origin,
     Sourced,
+    SSHSettings,
 )
 from runner.config.settings import DEFAULT_JOBS, JOB_FIELDS, SECTIONS, SYSTEMS, field_for
 from runner.errors import Problem, describe, did_you_mean
@@ -23,7 +24,7 @@ from runner.fields import parse_duration
 
 SUFFIXES = (".yml", ".yaml")
 _EXCLUSIVE = {"interval": "cron", "cron": "interval"}
-CORE = ("log", "auto_recovery")  # typed fields of Config; the other sections are `sections`
+CORE = ("log", "auto_recovery", "ssh")  # typed fields of Config; the other sections are `sections`
 
 
 def default_store(env: Mapping[str, str]) -> str:
@@ -130,7 +131,14 @@ def build(merged: Mapping[str, Sourced], jobs: Sequence[str], path: Path | None,
                                                         _check_origin(job, auto, merged))
     return Config(path=path, root=root, store=store, jobs=built, log=log, auto_recovery=auto,
                   sections=_later_sections(merged, sections),
-                  values=values, notices=tuple(notices))
+                  values=values, notices=tuple(notices), ssh=_ssh(merged, root))
+
+
+def _ssh(merged: Mapping[str, Sourced], root: Path) -> SSHSettings:
+    """A relative known_hosts is under the project folder, as `store` is."""
+    known_hosts = merged["ssh.known_hosts"].value if "ssh.known_hosts" in merged else None
+    return SSHSettings(root / Path(known_hosts).expanduser() if known_hosts else None,
+                       merged["ssh.host_key_policy"].value)
 
 
 def _later_sections(merged: Mapping[str, Sourced],

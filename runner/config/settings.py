@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.connections import HOST_KEY_POLICIES
 from runner.fields import Field, Fields
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -40,6 +41,14 @@ SECTIONS: dict[str, Fields] = {
                         default=True),
         "netlify": Field("bool", "regenerate and restore Netlify Functions (system netlify)",
                          default=True),
+    },
+    "ssh": {
+        "known_hosts": Field("str", "the known_hosts file SSH host keys are checked against "
+                             "(relative to this file; default: ~/.ssh/known_hosts)"),
+        "host_key_policy": Field("str", "an SSH host key not in known_hosts: strict refuses "
+                                 "it, accept-new adds it to known_hosts, off checks no key "
+                                 "at all; a changed key is refused unless off",
+                                 choices=HOST_KEY_POLICIES, default="strict"),
     },
     "notifications": {
         "channels": Field("names", "where incidents are announced: Apprise URLs (json://, "

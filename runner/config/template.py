@@ -22,7 +22,7 @@ HEADER = """\
 """
 EXAMPLES = {"store": "outcomes.db", "log.file": "urs.log", "inventory": "inventory/hosts.ini",
             "limit": "web*", "cron": "*/5 * * * *", "interval": "5m", "timeout": "10m",
-            "log_level": "debug", "vars": {"name": "value"}}
+            "log_level": "debug", "vars": {"name": "value"}, "known_hosts": "known_hosts"}
 Document = dict[str, Any]
 # recover-pm2 reads max_restart_attempts from the inventory too: a job's vars (-e) would hide it
 VARS_EXAMPLES = {"pm2": {"max_restart_attempts": 3}}

@@ -32,6 +32,7 @@ from runner.connections import (
     SSHTarget,
     Tail,
     Unreachable,
+    hostkeys,
 )
 from runner.inventory import Host
 
@@ -40,25 +41,6 @@ _POLL_S = 1.0
 # for a closed channel from a bogus one): on a connection kept open for days that grows by a
 # command's worth each time. The newest SEEN_KEPT are kept, once there are twice as many.
 SEEN_KEPT = 128
-
-
-class _AcceptNew(paramiko.MissingHostKeyPolicy):
-    """Like OpenSSH's StrictHostKeyChecking=accept-new: remember unknown keys, refuse changed."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as known:
-            known.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-
-
-class _Accept(paramiko.MissingHostKeyPolicy):
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> None:
-        return None
 
 
 def connect(host: Host, *, known_hosts: Path | None = None, policy: str = "strict",
@@ -71,17 +53,16 @@ def connect(host: Host, *, known_hosts: Path | None = None, policy: str = "stric
         t.address, user=t.user, port=t.port, connect_timeout=max(1, round(t.timeout)),
         config=Config(lazy=True), connect_kwargs=_auth(t, sock),
     )
-    _host_keys(fab.client, known_hosts, policy)
+    keys = hostkeys.use(fab.client, known_hosts, policy)
     try:
         fab.open()
     except paramiko.BadHostKeyException as exc:
         sock.close()
-        raise Unreachable(f"{host.name}: host key mismatch for {t.address}:{t.port}: expected "
-                          f"{exc.expected_key.get_name()} {_fp(exc.expected_key)}, got "
-                          f"{_fp(exc.key)}; refusing to connect") from None
+        raise Unreachable(f"{host.name}: "
+                          f"{hostkeys.mismatch(exc, f'{t.address}:{t.port}', keys)}") from None
     except (paramiko.SSHException, OSError, EOFError) as exc:
         sock.close()
-        raise Unreachable(f"{host.name}: {_explain(exc, t.address, t.port, t.timeout)}") from None
+        raise Unreachable(f"{host.name}: {_explain(exc, t, keys)}") from None
     conn = SSHConnection(host.name, fab)
     if keepalive > 0:
         conn.transport.set_keepalive(keepalive)  # paramiko compares seconds: a float works
@@ -113,32 +94,16 @@ def _auth(t: SSHTarget, sock: socket.socket) -> dict[str, Any]:
     return kwargs
 
 
-def _host_keys(client: paramiko.SSHClient, known_hosts: Path | None, policy: str) -> None:
-    path = known_hosts or Path.home() / ".ssh" / "known_hosts"
-    if policy != "off" and path.is_file():
-        client.load_host_keys(str(path))
-    if policy == "strict":
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    elif policy == "accept-new":
-        client.set_missing_host_key_policy(_AcceptNew(path))
-    else:
-        client.set_missing_host_key_policy(_Accept())
-
-
-def _fp(key: paramiko.PKey) -> str:
-    return key.fingerprint if hasattr(key, "fingerprint") else key.get_base64()[:16]
-
-
-def _explain(exc: BaseException, address: str, port: int, timeout: float) -> str:
+def _explain(exc: BaseException, t: SSHTarget, known_hosts: Path) -> str:
     text = str(exc) or type(exc).__name__
+    where = f"{t.address}:{t.port}"
     if "protocol banner" in text or text == "No existing session":
-        return f"no SSH server answered at {address}:{port} within {timeout:g}s"
+        return f"no SSH server answered at {where} within {t.timeout:g}s"
     if isinstance(exc, paramiko.AuthenticationException):
-        return f"authentication failed for {address}:{port}: {text}"
+        return f"authentication failed for {where}: {text}"
     if "not found in known_hosts" in text:
-        return (f"unknown host key for {address}:{port} (not in known_hosts; add it, or use "
-                "--host-key-policy accept-new)")
-    return f"SSH to {address}:{port} failed: {text}"
+        return hostkeys.unknown(where, known_hosts)
+    return f"SSH to {where} failed: {text}"
 
 
 class SSHConnection:

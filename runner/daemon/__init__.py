@@ -42,6 +42,7 @@ class Running:
     future: Future[int]
     cancel: Cancel
     since: float
+    config: Config  # what it was started with: a reload may come while it runs
 
 
 class Daemon:
@@ -53,7 +54,7 @@ class Daemon:
         self.log_format = log_format
         self.grace_s = grace_s
         self.pool = Pool()  # SSH connections kept warm across ticks
-        self.connect = connect or self.pool.connector()
+        self.given_connect = connect
         self.logger = setup(self.config.log, log_format)
         self.store_path = Path(self.config.store)
         self.monitor_id = uuid.uuid4().hex
@@ -84,6 +85,7 @@ class Daemon:
         store, lock = self._claim()
         say(self.logger, logging.INFO, f"started: {len(self.dues)} jobs "
             f"({', '.join(self.dues) or 'none enabled'})", config=self._config_name())
+        self._drop_removed(store)
         last_beat = 0.0
         with ThreadPoolExecutor(max_workers=max(4, len(self.runners)),
                                 thread_name_prefix="job") as pool:
@@ -102,6 +104,7 @@ class Daemon:
     def once(self) -> int:
         """Every enabled job once, at the same time; the most severe of their exit codes."""
         store, lock = self._claim(beat=False)
+        self._drop_removed(store)
         store.close()
         try:
             with ThreadPoolExecutor(max_workers=max(1, len(self.dues))) as pool:
@@ -117,9 +120,11 @@ class Daemon:
     def _tick(self, pool: ThreadPoolExecutor, store: OutcomeStore, last_beat: float) -> float:
         if self.reload.is_set():
             self.reload.clear()
-            self._reload()
+            if self._reload():
+                self._drop_removed(store)
         now = time.time()
-        self._reap()
+        if self._reap():  # what it queued may be for channels that are gone
+            self._drop_removed(store)
         for name, due in list(self.dues.items()):
             if due.at <= now:
                 self._start(name, due, now, pool)
@@ -144,7 +149,7 @@ class Daemon:
             return
         cancel = Cancel()
         future = pool.submit(self.runners[name].run, cancel)
-        self.running[name] = Running(future, cancel, now)
+        self.running[name] = Running(future, cancel, now, self.config)
         future.add_done_callback(lambda _: self.wake.set())
 
     def _announce(self, pool: ThreadPoolExecutor) -> None:
@@ -155,12 +160,31 @@ class Daemon:
             return
         if self.sender is not None and not self.sender.done():
             return
-        self.sender = pool.submit(announce, self.store_path, settings, self.logger)
+        from runner.notify.settings import policy_for
 
-    def _reap(self) -> None:
+        self.sender = pool.submit(announce, self.store_path, settings, policy_for(self.config),
+                                  self.logger)
+
+    def _drop_removed(self, store: OutcomeStore) -> None:
+        """What this configuration queued for channels it no longer has is dropped, once it
+        is loaded (at start and on each reload): never sent, logged, kept with the reason."""
+        from runner.notify.send import drop_removed
+        from runner.notify.settings import policy_for
+
+        try:
+            for line in drop_removed(store, policy_for(self.config)):
+                say(self.logger, logging.WARNING, f"notifications: {line}")
+        except Exception as exc:  # noqa: BLE001 - notifying never stops the daemon
+            say(self.logger, logging.ERROR, f"notifications: {type(exc).__name__}: {exc}")
+
+    def _reap(self) -> bool:
+        """Forget the runs that ended; whether one of them began before the last reload."""
+        older = False
         for name, running in list(self.running.items()):
             if running.future.done():
                 del self.running[name]
+                older = older or running.config is not self.config
+        return older
 
     def _shutdown(self) -> None:
         """Let running jobs finish within the grace period, then stop them; wait for their
@@ -178,44 +202,55 @@ class Daemon:
 
     # -- configuration -----------------------------------------------------------------------
 
-    def _reload(self) -> None:
+    def _reload(self) -> bool:
+        """Read the configuration again and use it; False when it is invalid (kept the old)."""
         try:
             config = self.load_config()
         except InputError as exc:
             for problem in exc.problems:
                 say(self.logger, logging.ERROR, f"reload refused, the old configuration stays: "
                     f"{problem}")
-            return
+            return False
         self.logger = setup(config.log, self.log_format)
         self._apply(config)
         say(self.logger, logging.INFO, f"reloaded: {len(self.dues)} jobs "
             f"({', '.join(self.dues) or 'none enabled'})")
+        return True
 
     def _apply(self, config: Config) -> None:
         """Use a configuration: unchanged jobs keep their runner (prepared playbooks) and
-        their next time; new and changed ones start afresh."""
+        their next time; new and changed ones start afresh. Every runner takes the settings
+        outside its job (escalation, notifications, ssh) from this configuration."""
         now = time.time()
         old = {name: due.job for name, due in self.dues.items()}
+        connect = self.given_connect or self.pool.connector(config.ssh.known_hosts,
+                                                            config.ssh.host_key_policy)
         runners, dues = {}, {}
         for job in config.jobs:
             if not job.enabled:
                 continue
             same = old.get(job.name) == job and job.name in self.runners
-            runners[job.name] = self.runners[job.name] if same else self._runner(job, config)
+            runners[job.name] = self._runner(job, config, connect,
+                                             self.runners[job.name] if same else None)
             dues[job.name] = self.dues[job.name] if same else Due(job, first_time(job, now))
         self.config, self.runners, self.dues = config, runners, dues
 
-    def _runner(self, job: Job, config: Config) -> JobRunner:
+    def _runner(self, job: Job, config: Config, connect: Callable[[Host], Connection],
+                kept: JobRunner | None) -> JobRunner:
+        from runner.notify.settings import policy_for
+
         why = ""
         if job.check_mode:
             why = f"auto-recovery is off ({config.origin(f'jobs.{job.name}.check_mode')})"
-        from runner.notify.settings import policy_for
-
-        return JobRunner(job, Path(config.store), self.logger, self.connect, why,
-                         policy_for(config, job))
+        if kept is None:
+            return JobRunner(job, Path(config.store), self.logger, connect, why,
+                             policy_for(config, job))
+        kept.logger, kept.connect, kept.check_reason = self.logger, connect, why
+        kept.policy = policy_for(config, job)
+        return kept
 
     def _config_name(self) -> str:
-        return str(self.config.path or self.config.root)
+        return self.config.name
 
     def _claim(self, beat: bool = True) -> tuple[OutcomeStore, RunLock]:
         """The daemon lock (one daemon per configuration and store) and the store."""

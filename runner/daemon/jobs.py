@@ -29,6 +29,7 @@ from runner.record.store import open_store
 Signature = tuple[tuple[str, int, int], ...]
 LOCKED, INVALID, CRASHED = 3, 2, 70
 ANNOUNCE_S = 60.0  # the longest one delivery pass of the daemon may take
+RECENT_S = 1.0  # files changed this shortly before they were read are read again next run
 
 
 class JobRunner:
@@ -42,7 +43,7 @@ class JobRunner:
         self.logger = logger
         self.connect = connect
         self._loaded: pipeline.Loaded | None = None
-        self._signature: Signature = ()
+        self._signature: Signature | None = None
 
     def run(self, cancel: Cancel) -> int:
         """One run of the job, between heartbeat pings; its exit code, as `urs run` exits."""
@@ -88,11 +89,16 @@ class JobRunner:
         """The prepared job, read again only when one of its files changed."""
         if self._loaded is not None and _signature(self._loaded) == self._signature:
             return self._loaded
+        started = time.time()
         extra = [json.dumps(dict(self.job.vars))] if self.job.vars else []
         loaded = pipeline.prepare(self.job.playbooks, self.job.inventory, extra, self.job.limit)
         for notice in loaded.notices:
             say(self.logger, logging.INFO, f"{self.job.name}: {notice}", job=self.job.name)
-        self._loaded, self._signature = loaded, _signature(loaded)
+        signature = _signature(loaded)
+        # a file changed while it was read, or twice within its timestamp's granularity, has
+        # the same signature before and after: until its files are older, read them each run
+        self._loaded = loaded
+        self._signature = None if _recent(signature, started - RECENT_S) else signature
         return loaded
 
     def _not_run(self, run_id: str, status: str, reason: str, code: int) -> int:
@@ -115,6 +121,10 @@ def record(store_path: Path, run_id: str, job: Job, status: str, reason: str,
         store.close()
 
 
+def _recent(signature: Signature, since: float) -> bool:
+    return any(mtime_ns >= since * 1e9 for _, mtime_ns, _ in signature)
+
+
 def _signature(loaded: pipeline.Loaded) -> Signature:
     """Size and modification time of every file the job was prepared from."""
     files = [b.path for b in loaded.plan.books if b.path]
@@ -135,17 +145,19 @@ def _signature(loaded: pipeline.Loaded) -> Signature:
     return tuple(found)
 
 
-def announce(store_path: Path, settings: Mapping[str, Any], logger: logging.Logger) -> None:
-    """Deliver what waits in the outbox; failures are logged and retried later."""
+def announce(store_path: Path, settings: Mapping[str, Any], policy: Policy,
+             logger: logging.Logger) -> None:
+    """Deliver what the configuration has waiting in the outbox, with the reminders and
+    escalations by time its policy makes due; failures are logged and retried later."""
     from runner.notify.send import deliver
 
     try:
-        store = open_store(store_path)
+        store = open_store(store_path, policy)
     except StoreError as exc:
         say(logger, logging.ERROR, f"notifications: {exc}")
         return
     try:
-        for attempt in deliver(store, settings, time.monotonic() + ANNOUNCE_S):
+        for attempt in deliver(store, settings, time.monotonic() + ANNOUNCE_S, policy.config):
             level = logging.INFO if attempt.ok else logging.WARNING
             say(logger, level, f"notification to {attempt.channel}: "
                 f"{'delivered' if attempt.ok else attempt.error}", event=attempt.event)

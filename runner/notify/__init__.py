@@ -40,6 +40,7 @@ class Policy:
     quarantine_s: float = 3600.0
     channels: tuple[str, ...] = ()
     escalate_to: tuple[str, ...] = ()
+    config: str = ""  # the configuration these channels are from (its file): its deliveries
 
     def threshold(self, playbook: str, step: str) -> int:
         return int(self.thresholds.get(f"{playbook}/{step}")
@@ -47,8 +48,12 @@ class Policy:
 
     def channels_for(self, event: str) -> tuple[str, ...]:
         if event == ESCALATED:
-            return tuple(dict.fromkeys((*self.channels, *self.escalate_to)))
+            return self.every_channel
         return self.channels
+
+    @property
+    def every_channel(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.channels, *self.escalate_to)))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.fields import parse_duration
-from runner.notify import Pending
+from runner.notify import Pending, Policy
 from runner.notify.channels import display, send, url_secrets
 from runner.notify.messages import Message, compose
 from runner.redact import Redactor, secret_values
@@ -59,13 +59,15 @@ class Group:
 CLAIM_MARGIN_S = 60.0
 
 
-def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float) -> list[Attempt]:
-    """Queue the reminders and escalations that are due, then deliver what is pending, by
-    deadline (time.monotonic()); each attempt is recorded in the store as it ends."""
+def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float,
+            config: str | None = None) -> list[Attempt]:
+    """Queue the reminders and escalations that are due, then deliver what is pending (what
+    the configuration `config` queued; None: everything), by deadline (time.monotonic());
+    each attempt is recorded in the store as it ends."""
     store.due_notices(time.time())
     # claimed until well after this pass ends: a process delivering meanwhile skips them
     claim = max(deadline - time.monotonic(), 0.0) + CLAIM_MARGIN_S
-    groups = group(store.pending(time.time(), claim_s=claim))
+    groups = group(store.pending(time.time(), claim_s=claim, config=config))
     if not groups:
         return []
     timeout = parse_duration(settings.get("timeout")) or TIMEOUT_S
@@ -79,6 +81,18 @@ def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float) -
                                                 results), daemon=True,
                          name=f"urs-notify-{display(channel)[:40]}").start()
     return _record(store, results, len(channels), deadline)
+
+
+def drop_removed(store: OutcomeStore, policy: Policy) -> list[str]:
+    """Drop what the policy's configuration queued for channels it no longer has (they were
+    removed from it): never sent, kept with the reason. What to tell the operator."""
+    if not policy.config:
+        return []  # no configuration: nothing is its own
+    reason = (f"dropped: the channel is no longer in notifications.channels or escalate_to of "
+              f"{policy.config}")
+    dropped = store.drop_deliveries(policy.config, policy.every_channel, reason)
+    return [f"{count} undelivered notification{'s' if count != 1 else ''} to "
+            f"{display(channel)} {reason}" for channel, count in sorted(dropped.items())]
 
 
 def group(pending: Sequence[Pending]) -> list[Group]:

@@ -34,6 +34,7 @@ def policy_for(config: Config, job: Job | None = None) -> Policy:
         quarantine_s=_seconds(escalation.get("quarantine"), 3600.0),
         channels=tuple(notifications.get("channels") or ()),
         escalate_to=tuple(notifications.get("escalate_to") or ()),
+        config=config.name,
     )
 
 

@@ -1,6 +1,7 @@
 """The SQL of escalation, for `SQLiteStore`: streaks and incidents updated in the transaction
-that records the outcome causing them, the outbox (notices, one delivery per channel), the
-flap guard's quarantines and the heartbeat pings. The decisions are `runner.notify`'s."""
+that records the outcome causing them, the notices they queue (one delivery per channel, sent
+through runner.record.outbox), the flap guard's quarantines and the heartbeat pings. The
+decisions are `runner.notify`'s."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from runner.notify import (
     OPENED,
     REMINDER,
     RESOLVED,
-    Pending,
     Policy,
     Streak,
     decide,
@@ -89,8 +89,9 @@ def _notice(db: sqlite3.Connection, incident: int | None, event: str,
     cursor = db.execute("INSERT INTO notices (incident, event, run_id, payload, created_at)"
                         " VALUES (?,?,?,?,?)",
                         (incident, event, facts.get("run_id", ""), json.dumps(body), now))
-    db.executemany("INSERT INTO deliveries (notice, channel, next_at) VALUES (?,?,?)",
-                   [(cursor.lastrowid, channel, now) for channel in policy.channels_for(event)])
+    db.executemany("INSERT INTO deliveries (notice, channel, next_at, config) VALUES (?,?,?,?)",
+                   [(cursor.lastrowid, channel, now, policy.config)
+                    for channel in policy.channels_for(event)])
 
 
 def _flap_guard(db: sqlite3.Connection, key: Key, policy: Policy) -> None:
@@ -175,33 +176,12 @@ def _reminder_due(incident: Mapping[str, Any], policy: Policy, now: float) -> bo
     return bool(now - last >= policy.remind_every_s)
 
 
-def pending(db: sqlite3.Connection, now: float, limit: int, claim_s: float) -> list[Pending]:
-    """Deliveries due now, claimed for claim_s (their next_at moved on in this transaction):
-    two processes delivering at once never send the same one twice."""
-    rows = db.execute(
-        "SELECT d.id, d.channel, n.event, n.run_id, n.payload, d.attempts, n.created_at"
-        " FROM deliveries d JOIN notices n ON n.id = d.notice"
-        " WHERE d.delivered_at IS NULL AND d.next_at <= ? ORDER BY d.id LIMIT ?",
-        (now, limit)).fetchall()
-    db.executemany("UPDATE deliveries SET next_at = ? WHERE id = ?",
-                   [(now + claim_s, r[0]) for r in rows])
-    return [Pending(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
-
-
-def attempted(db: sqlite3.Connection, ids: Sequence[int], ok: bool, error: str,
-              next_at: float | None) -> None:
-    now = time.time()
-    db.executemany(
-        "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?,"
-        " delivered_at = ?, next_at = COALESCE(?, next_at) WHERE id = ?",
-        [(now, "" if ok else error, now if ok else None, next_at, i) for i in ids])
-
-
 def incidents(db: sqlite3.Connection, everything: bool, limit: int) -> list[dict[str, Any]]:
     where = "" if everything else "WHERE i.state = 'open'"
     rows = db.execute(
         "SELECT i.*, (SELECT json_group_array(json_object('channel', d.channel, 'event', n.event,"  # noqa: S608
-        " 'delivered_at', d.delivered_at, 'attempts', d.attempts, 'error', d.last_error))"
+        " 'delivered_at', d.delivered_at, 'attempts', d.attempts, 'error', d.last_error,"
+        " 'dropped_at', d.dropped_at, 'dropped_reason', d.dropped_reason))"
         " FROM deliveries d JOIN notices n ON n.id = d.notice WHERE n.incident = i.id)"
         f" AS deliveries FROM incidents i {where} ORDER BY i.opened_at DESC LIMIT ?",
         (limit,))
@@ -217,14 +197,6 @@ def ping(db: sqlite3.Connection, job: str, run_id: str, kind: str, ok: bool,
          error: str) -> None:
     db.execute("INSERT INTO pings (job, run_id, kind, at, ok, error) VALUES (?,?,?,?,?,?)",
                (job, run_id, kind, time.time(), int(ok), error))
-
-
-def failing_channels(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Channels whose latest delivery attempt failed: what `urs status` warns about."""
-    rows = db.execute(
-        "SELECT channel, MAX(last_attempt_at) AS at, last_error, COUNT(*) AS waiting"
-        " FROM deliveries WHERE delivered_at IS NULL AND attempts > 0 GROUP BY channel")
-    return [dict(r) for r in rows]
 
 
 __all__ = ["Status"]
@@ -250,15 +222,6 @@ class EscalationRecords:
         with self._write() as db:
             return due_notices(db, self.policy, now)
 
-    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0) -> list[Pending]:
-        with self._write() as db:
-            return pending(db, now, limit, claim_s)
-
-    def attempted(self, ids: Sequence[int], ok: bool, error: str,
-                  next_at: float | None) -> None:
-        with self._write() as db:
-            attempted(db, ids, ok, error, next_at)
-
     def quarantined(self, playbooks: Sequence[str], now: float) -> dict[Key, str]:
         return quarantined(self._db, playbooks, now)
 
@@ -269,6 +232,3 @@ class EscalationRecords:
     def ping(self, job: str, run_id: str, kind: str, ok: bool, error: str) -> None:
         with self._write() as db:
             ping(db, job, run_id, kind, ok, error)
-
-    def failing_channels(self) -> list[dict[str, Any]]:
-        return failing_channels(self._db)

@@ -147,7 +147,16 @@ CREATE INDEX IF NOT EXISTS quarantines_end
     ON quarantines (playbook, host, step, COALESCE(released_at, until))
 """
 
-MIGRATIONS = (V1, V2, V3, V4, V5, V6)
+# Each delivery names the configuration that queued it, so that one whose channel was removed
+# from that configuration is dropped (with the reason) instead of retried for ever, and another
+# configuration sharing the store leaves it alone. Older deliveries have config ''.
+V7 = """
+ALTER TABLE deliveries ADD COLUMN config TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN dropped_at REAL;
+ALTER TABLE deliveries ADD COLUMN dropped_reason TEXT NOT NULL DEFAULT ''
+"""
+
+MIGRATIONS = (V1, V2, V3, V4, V5, V6, V7)
 
 
 def migrate(db: sqlite3.Connection) -> None:

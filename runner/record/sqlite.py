@@ -22,6 +22,7 @@ from runner.notify import Policy
 from runner.record import past
 from runner.record.incidents import EscalationRecords, record_outcome
 from runner.record.migrations import migrate
+from runner.record.outbox import OutboxRecords
 from runner.record.sqlitefile import connect
 from runner.record.store import RunFilter, retention_days
 
@@ -40,7 +41,7 @@ ORDER BY r.job
 """
 
 
-class SQLiteStore(EscalationRecords):
+class SQLiteStore(EscalationRecords, OutboxRecords):
     label = "the outcome store"
 
     def __init__(self, path: Path, retention: float | None = None,

@@ -37,7 +37,16 @@ def _wal(db: sqlite3.Connection, tries: int = 100) -> None:
 
 
 def _private_file(path: Path) -> None:
-    """Create the folder 0700 and the file 0600 before SQLite opens it (WAL files follow)."""
+    """Create the folder 0700 and the file 0600 before SQLite opens it (WAL files follow).
+
+    An existing file is never opened here: closing any descriptor of a file drops every POSIX
+    lock this process holds on it, the SQLite connections' of other threads included; another
+    process closing its last connection would then think itself the last one, checkpoint and
+    delete the WAL file that those connections still write to, and their writes would be lost.
+    """
     private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
     os.close(fd)

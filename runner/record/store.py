@@ -90,9 +90,16 @@ class OutcomeStore(Protocol):
         """Queue escalations by time and reminders that are due; how many."""
         ...
 
-    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0) -> list[Pending]:
+    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0,
+                config: str | None = None) -> list[Pending]:
         """Deliveries due now, oldest first, claimed for claim_s seconds (another process
-        delivering meanwhile does not get them)."""
+        delivering meanwhile does not get them): those the configuration `config` queued
+        (None: every configuration's). Dropped deliveries never are."""
+        ...
+
+    def drop_deliveries(self, config: str, keep: Sequence[str], reason: str) -> dict[str, int]:
+        """Drop the undelivered deliveries that `config` queued for a channel not in `keep`:
+        never attempted again, the reason kept; how many per channel."""
         ...
 
     def attempted(self, ids: Sequence[int], ok: bool, error: str,

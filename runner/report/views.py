@@ -161,10 +161,17 @@ def _notified(deliveries: Sequence[Mapping[str, Any]]) -> str:
         return "nobody (no channel configured)"
     parts = []
     for d in deliveries:
-        state = "delivered" if d.get("delivered_at") else f"pending ({d.get('attempts', 0)} tries"
-        state += "" if d.get("delivered_at") else (f", {d['error']})" if d.get("error") else ")")
-        parts.append(f"{d['event']} -> {shown(d['channel'])} {state}")
+        parts.append(f"{d['event']} -> {shown(d['channel'])} {_delivery_state(d)}")
     return "; ".join(parts)
+
+
+def _delivery_state(d: Mapping[str, Any]) -> str:
+    if d.get("delivered_at"):
+        return "delivered"
+    if d.get("dropped_at"):
+        return str(d.get("dropped_reason") or "dropped")
+    tries = f"{d.get('attempts', 0)} tries"
+    return f"pending ({tries}, {d['error']})" if d.get("error") else f"pending ({tries})"
 
 
 def stale(late: Sequence[Mapping[str, Any]], as_json: bool) -> str:

@@ -133,6 +133,31 @@ def test_concurrent_runs_write_one_store_without_losing_rows(tmp_path: Path, sto
     assert _rows(store, "PRAGMA integrity_check") == [("ok",)]
 
 
+
+def test_a_reader_in_another_process_loses_no_row_of_a_process_with_several_connections(
+        store: Path) -> None:
+    """The daemon keeps the store open while each run opens and closes its own: `urs status`
+    run meanwhile must not take the daemon's connections for gone and delete their WAL."""
+    from runner.record.store import open_store
+
+    daemon = open_store(store)
+    try:
+        open_store(store).close()  # a run's connection, beside the daemon's
+        assert _read_elsewhere(store) == "0"
+        daemon.skipped_run("r1", "job", ["book"], "skipped", "a row written after the read", 3)
+        assert _read_elsewhere(store) == "1"  # while the daemon still runs
+    finally:
+        daemon.close()
+
+
+def _read_elsewhere(store: Path) -> str:
+    """How many runs another process sees (as `urs status` would, or a monitoring check)."""
+    code = ("import sqlite3, sys\n"
+            "print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM runs')"
+            ".fetchone()[0])")
+    return subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True,
+                          text=True, check=True, timeout=60).stdout.strip()
+
 def _start(args: list[str], **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "runner", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)  # type: ignore[call-overload]

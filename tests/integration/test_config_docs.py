@@ -39,6 +39,14 @@ def test_the_example_file_loads(tmp_path: Path) -> None:
     assert cfg.auto_recovery.netlify is False
 
 
+def test_the_ssh_example_loads(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks(DOC, "yaml") if b.startswith("# urs.yml (a fleet")]
+    (tmp_path / "urs.yml").write_text(example)
+    cfg = config.load(tmp_path, {"HOME": str(tmp_path)})
+    assert cfg.ssh == config.SSHSettings(tmp_path / "inventory" / "known_hosts", "strict")
+    assert cfg.job("fleet").inventory == (str(tmp_path / "inventory" / "hosts.ini"),)
+
+
 def test_the_errors_shown_are_the_errors_given(tmp_path: Path) -> None:
     (broken,) = [b for b in blocks(DOC, "yaml") if b.startswith("# urs.yml (with mistakes)")]
     (shown,) = [b for b in blocks(DOC, "text") if b.startswith("error:")]

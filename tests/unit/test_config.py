@@ -277,3 +277,13 @@ def test_of_two_names_for_one_setting_urs_wins_then_the_first_original(tmp_path:
     alias = load(tmp_path, AUTO_RECOVERY="false", URS_AUTO_RECOVERY="true")
     assert alias.auto_recovery.enabled and str(alias.origin("auto_recovery.enabled")) == \
         "env URS_AUTO_RECOVERY"
+
+
+def test_ssh_settings_from_the_file_or_the_environment_relative_to_the_project(
+        tmp_path: Path) -> None:
+    assert load(tmp_path).ssh == config.SSHSettings(None, "strict")
+    cfg = load(tmp_path, "ssh:\n  known_hosts: keys/known_hosts\n  host_key_policy: accept-new\n")
+    assert cfg.ssh == config.SSHSettings(tmp_path / "keys" / "known_hosts", "accept-new")
+    assert str(cfg.origin("ssh.host_key_policy")) == "urs.yml:3"
+    cfg = load(tmp_path, None, URS_SSH_KNOWN_HOSTS="~/.ssh/fleet", URS_SSH_HOST_KEY_POLICY="off")
+    assert cfg.ssh == config.SSHSettings(Path.home() / ".ssh" / "fleet", "off")  # env wins

@@ -36,7 +36,8 @@ class Outbox:
         self.due_calls += 1
         return 0
 
-    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0) -> list[Pending]:
+    def pending(self, now: float, limit: int = 500, claim_s: float = 120.0,
+                config: str | None = None) -> list[Pending]:
         return self.waiting[:limit]
 
     def attempted(self, ids: Sequence[int], ok: bool, error: str,
