@@ -57,7 +57,9 @@ if TYPE_CHECKING:
 DEFAULT_IDLE_S = 300.0
 DEFAULT_KEEPALIVE_S = 15.0
 DEFAULT_BACKOFF_S = 10.0
-DEFAULT_MAX_BACKOFF_S = 300.0
+# a host that came back is reached again within a minute (until then its ticks report it
+# unreachable, with the last reason), and one that stays down is tried once a minute
+DEFAULT_MAX_BACKOFF_S = 60.0
 
 
 @dataclass(frozen=True)
