@@ -42,22 +42,34 @@ def timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None =
 
 class Case:
     def __init__(self, name: str, hosts: list[SSHHost] | None, steps: int, work: Path,
-                 fleet: Fleet | None) -> None:
+                 fleet: Fleet | None, base_tree: Path | None = None) -> None:
         self.name, self.hosts, self.steps, self.work, self.fleet = name, hosts, steps, work, fleet
+        self.base_tree = base_tree
         work.mkdir(parents=True, exist_ok=True)
 
-    # ---- urs
+    # ---- urs, and `base`: urs from another checkout (--base), on a store of its own
+    def base(self) -> Callable[[], float]:
+        if self.base_tree is None:
+            raise SystemExit("--tools base needs --base OTHER_CHECKOUT")
+        argv = self._urs_argv("base.db")
+        env = {**os.environ, "PYTHONPATH": str(self.base_tree)}
+        return lambda: timed(argv, env=env)
+
     def urs(self) -> Callable[[], float]:
+        argv = self._urs_argv("urs.db")
+        return lambda: timed(argv)
+
+    def _urs_argv(self, store: str) -> list[str]:
         steps = "\n".join(f"  - {{name: s{i}, run: '{COMMAND.format(i=i)}'}}"
                           for i in range(self.steps))
         book = self.work / "book.yml"
         book.write_text(f"hosts: all\nconcurrency: 1\nsteps:\n{steps}\n")
         argv = [sys.executable, "-m", "runner", "run", str(book), "--store",
-                str(self.work / "urs.db"), "--forks", "50"]
+                str(self.work / store), "--forks", "50"]
         if self.hosts:
             inv = self.fleet.inventory(self.work / "urs.ini", self.hosts)  # type: ignore[union-attr]
             argv += ["-i", str(inv), "--known-hosts", str(self.fleet.known_hosts)]  # type: ignore[union-attr]
-        return lambda: timed(argv)
+        return argv
 
     # ---- ansible
     def ansible(self) -> Callable[[], float]:
@@ -203,6 +215,7 @@ def main() -> None:
     parser.add_argument("--case", choices=("tools", "warm", "memory", "memory-ssh"),
                         default="tools")
     parser.add_argument("--ticks", type=int, default=20, help="ticks timed (warm, memory)")
+    parser.add_argument("--base", type=Path, help="another checkout: the `base` tool is its urs")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the sshd hosts on the way out
     # users' installs have bytecode: compile ours too, and let every tool write its caches
@@ -220,16 +233,18 @@ def main() -> None:
         elif args.case == "memory-ssh":
             ticks.memory(work / "memory", args.ticks, fleet)
         else:
-            compare(fleet, work, args.hosts, args.repeat, args.tools.split(","))
+            compare(fleet, work, args.hosts, args.repeat, args.tools.split(","), args.base)
     finally:
         fleet.stop()
 
 
-def compare(fleet: Fleet, work: Path, hosts: int, repeat: int, tools: list[str]) -> None:
+def compare(fleet: Fleet, work: Path, hosts: int, repeat: int, tools: list[str],
+            base: Path | None) -> None:
+    base = base.resolve() if base else None
     cases = [
-        Case("20 steps, localhost", None, 20, work / "local", None),
-        Case("20 steps, 1 SSH host", fleet.hosts[:1], 20, work / "one", fleet),
-        Case(f"10 steps x {hosts} SSH hosts", fleet.hosts, 10, work / "many", fleet),
+        Case("20 steps, localhost", None, 20, work / "local", None, base),
+        Case("20 steps, 1 SSH host", fleet.hosts[:1], 20, work / "one", fleet, base),
+        Case(f"10 steps x {hosts} SSH hosts", fleet.hosts, 10, work / "many", fleet, base),
     ]
     print(f"{'case':<28}" + "".join(f"{t:>11}" for t in tools) + "   ratios (tool / urs)")
     for case in cases:
