@@ -146,25 +146,10 @@ class Case:
                     record('localhost', s['name'], done.returncode, done.stdout)
                 """)
             return lambda: timed([sys.executable, "-c", code])
-        hosts = [(h.address, h.port) for h in self.hosts]
-        code = setup + textwrap.dedent(f"""\
-            import socket, fabric, paramiko
-            def one(address, port):
-                sock = socket.create_connection((address, port))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                client = paramiko.SSHClient()
-                client.load_host_keys({str(self.fleet.known_hosts)!r})
-                client.connect(address, port, username='root', sock=sock,
-                               key_filename={str(self.fleet.client_key)!r}, look_for_keys=False)
-                for s in steps:
-                    _, out, _ = client.exec_command(s['run'])
-                    record(address, s['name'], out.channel.recv_exit_status(), out.read())
-                client.close()
-            threads = [threading.Thread(target=one, args=h) for h in {hosts!r}]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
-            """)
-        return lambda: timed([sys.executable, "-c", code])
+        return self._ssh_loop(setup + "import fabric\n", (
+            "    for s in steps:\n"
+            "        _, out, _ = client.exec_command(s['run'])\n"
+            "        record(address, s['name'], out.channel.recv_exit_status(), out.read())\n"))
 
     # ---- hand-written paramiko loop: one connection per host, in parallel threads
     def paramiko(self) -> Callable[[], float]:
@@ -174,19 +159,27 @@ class Case:
                     f"for c in {script.splitlines()!r}:\n"
                     "    subprocess.run(['/bin/sh', '-c', c], check=True)\n")
             return lambda: timed([sys.executable, "-c", code])
+        return self._ssh_loop("", (
+            f"    for i in range({self.steps}):\n"
+            f"        _, out, _ = client.exec_command({COMMAND!r}.format(i=i))\n"
+            "        assert out.channel.recv_exit_status() == 0\n"))
+
+    def _ssh_loop(self, setup: str, steps: str) -> Callable[[], float]:
+        """A script: one paramiko connection per host in parallel threads, each running
+        `steps` (lines indented 4 spaces, using `client` and `address`)."""
+        fleet = self.fleet
+        assert fleet is not None and self.hosts
         hosts = [(h.address, h.port) for h in self.hosts]
-        code = textwrap.dedent(f"""\
+        code = setup + textwrap.dedent(f"""\
             import socket, threading, paramiko
             def one(address, port):
                 sock = socket.create_connection((address, port))
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 client = paramiko.SSHClient()
-                client.load_host_keys({str(self.fleet.known_hosts)!r})
+                client.load_host_keys({str(fleet.known_hosts)!r})
                 client.connect(address, port, username='root', sock=sock,
-                               key_filename={str(self.fleet.client_key)!r}, look_for_keys=False)
-                for i in range({self.steps}):
-                    _, out, _ = client.exec_command({COMMAND!r}.format(i=i))
-                    assert out.channel.recv_exit_status() == 0
+                               key_filename={str(fleet.client_key)!r}, look_for_keys=False)
+            """) + steps + textwrap.dedent(f"""\
                 client.close()
             threads = [threading.Thread(target=one, args=h) for h in {hosts!r}]
             [t.start() for t in threads]

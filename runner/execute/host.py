@@ -228,7 +228,9 @@ def build_context(ctx: RunContext, host: Host, book: Playbook) -> dict[str, Any]
     layers = [book.defaults, host.vars, book.vars, book.secrets, ctx.extra_vars]
     context = resolve(layers, plain)
     ctx.redactor.add(secret_values({name: context[name] for name in book.secrets}, all_=True))
-    ctx.redactor.add(secret_values({k: v for k, v in context.items() if k not in SHARED}))
+    own = {k for layer in layers for k in layer}  # a variable named like a shared one replaces it
+    ctx.redactor.add(secret_values({k: v for k, v in context.items()
+                                    if k not in SHARED or k in own}))
     return context
 
 

@@ -252,7 +252,20 @@ def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
                             f"{call.timeout:g}s")
     if result.skipped:
         raise NothingToDo(result)
+    _check_actions(action.module, result.fields.get("actions"))
     return result
+
+
+def _check_actions(module: str, actions: object) -> None:
+    """What a module says it did is recorded and counted against caps in later runs: a list of
+    {"kind": str, "target": str}; anything else is a bug of the module (the step is `error`)."""
+    if actions is None:
+        return
+    if not isinstance(actions, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("kind"), str)
+            and isinstance(a.get("target"), str) for a in actions):
+        raise InvalidArgument(f"{module}: reported fields['actions'] as {actions!r}; expected a "
+                              "list of {'kind': str, 'target': str}")
 
 
 def _module_args(module: Module, name: str, rendered: dict[str, Any]) -> dict[str, Any]:

@@ -135,7 +135,7 @@ INSERT OR IGNORE INTO step_actions
     SELECT s.id, a.id, s.playbook, s.host, s.step, json_extract(a.value, '$.kind'),
            json_extract(a.value, '$.target'), s.ended_at
     FROM step_outcomes s, json_each(s.fields, '$.actions') a
-    WHERE s.check_mode = 0 AND s.fields LIKE '%"actions"%';
+    WHERE s.check_mode = 0 AND s.fields LIKE '%"actions"%' AND a.type = 'object';
 CREATE INDEX IF NOT EXISTS runs_running ON runs (control_host) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS notices_incident ON notices (incident);
 CREATE INDEX IF NOT EXISTS deliveries_notice ON deliveries (notice);

@@ -2,10 +2,10 @@
 send one twice), their attempts, the channels that are failing, and deliveries dropped because
 the configuration that queued them no longer has their channel.
 
-Each delivery belongs to the configuration that queued it (`Policy.config`, its file); the
-ones queued before deliveries were named so (config '') count as every configuration's. A
-dropped delivery keeps its reason and is never attempted again, whatever the configuration
-says later."""
+Each delivery belongs to the configuration that queued it (`Policy.config`, its file); the ones
+queued before deliveries were named so (config '') are sent by every configuration's sender and
+dropped by none (they may be another project's). A dropped delivery keeps its reason and is
+never attempted again, whatever the configuration says later."""
 
 from __future__ import annotations
 
@@ -48,11 +48,12 @@ def attempted(db: sqlite3.Connection, ids: Sequence[int], ok: bool, error: str,
 def drop(db: sqlite3.Connection, config: str, keep: Sequence[str],
          reason: str) -> dict[str, int]:
     """The undelivered deliveries of `config` to a channel not in `keep`, dropped with the
-    reason; how many per channel."""
+    reason; how many per channel. Those queued before deliveries were named (config '') are
+    left alone: they may be another configuration's that shares the store."""
     marks = ",".join("?" * len(keep))
     rows = db.execute(
         "SELECT d.id, d.channel FROM deliveries d WHERE d.delivered_at IS NULL"  # noqa: S608
-        f" AND d.dropped_at IS NULL{MINE} AND d.channel NOT IN ({marks})",
+        f" AND d.dropped_at IS NULL AND d.config = ? AND d.channel NOT IN ({marks})",
         (config, *keep)).fetchall()
     now = time.time()
     db.executemany("UPDATE deliveries SET dropped_at = ?, dropped_reason = ? WHERE id = ?",

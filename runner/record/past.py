@@ -20,7 +20,7 @@ Key = tuple[str, str, str]  # playbook, host, step
 # the window reads its older ones too (a step run weekly: its dozen within retention).
 PREVIOUS = """
 SELECT o.playbook, o.host, o.step, o.status, o.reason, o.fields, o.ended_at
-FROM json_each(?) k JOIN step_outcomes o ON o.id IN (
+FROM (SELECT DISTINCT value FROM json_each(?)) k JOIN step_outcomes o ON o.id IN (
     SELECT id FROM step_outcomes INDEXED BY step_history
     WHERE playbook = json_extract(k.value, '$[0]') AND host = json_extract(k.value, '$[1]')
       AND step = json_extract(k.value, '$[2]') AND check_mode = 0 AND ended_at >= ?
@@ -28,12 +28,13 @@ FROM json_each(?) k JOIN step_outcomes o ON o.id IN (
 ORDER BY o.id DESC
 """
 
-# a module reports what it did as fields["actions"]: [{"kind": ..., "target": ...}]
+# a module reports what it did as fields["actions"]: [{"kind": ..., "target": ...}] (checked
+# when the step ends: runner/execute/step.py); anything else in the list is not an action
 REMEMBER = """
 INSERT INTO step_actions (outcome, position, playbook, host, step, kind, target, ended_at)
 SELECT s.id, a.id, s.playbook, s.host, s.step, json_extract(a.value, '$.kind'),
        json_extract(a.value, '$.target'), s.ended_at
-FROM step_outcomes s, json_each(s.fields, '$.actions') a WHERE s.id = ?
+FROM step_outcomes s, json_each(s.fields, '$.actions') a WHERE s.id = ? AND a.type = 'object'
 """
 
 

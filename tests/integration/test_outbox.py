@@ -112,3 +112,21 @@ def test_the_daemon_sends_the_reminders_its_policy_makes_due(project: Project) -
     opened, *reminders = [message["event"] for message in messages(received)]
     assert opened == "opened" and set(reminders) == {"reminder"}
     project.stop(proc)
+
+
+def test_deliveries_queued_before_they_were_named_are_dropped_by_no_project(
+        tmp_path: Path) -> None:
+    """A store upgraded to version 7 keeps its undelivered deliveries with config '': they may
+    be any project's, so no project's configuration drops them (each still sends them)."""
+    store, received = tmp_path / "store.db", tmp_path / "received"
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    configure(mine, store, [DOWN])
+    assert urs("run", str(write(tmp_path, "steps: [{name: web, run: 'exit 1'}]")),
+               cwd=mine).returncode == 1
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        db.execute("UPDATE deliveries SET config = ''")  # as queued before version 7
+    configure(other, store, [f"command:cat >> {received}"])
+    fine = write(tmp_path, "steps: [{name: fine, run: 'true'}]", "fine.yml")
+    assert "dropped" not in urs("run", str(fine), cwd=other).stderr
+    [legacy] = deliveries(store, DOWN)
+    assert legacy["dropped_at"] is None and legacy["config"] == ""

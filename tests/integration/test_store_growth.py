@@ -256,3 +256,28 @@ def test_retention_deletes_the_actions_of_the_runs_it_deletes(tmp_path: Path) ->
         assert [a.target for a in store.recent_actions(["p"], 0.0)] == ["new"]
     finally:
         store.close()
+
+
+def test_actions_that_are_no_objects_neither_stop_the_upgrade_nor_a_run(tmp_path: Path) -> None:
+    """A module once reported fields["actions"] as text or a mapping: the version 6 upgrade
+    copies only the actions that are objects, and the store opens."""
+    from runner.record.migrations import MIGRATIONS
+
+    path = tmp_path / "v5.db"
+    with closing(sqlite3.connect(path)) as db:
+        for script in MIGRATIONS[:5]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 5")
+        with db:
+            db.execute("INSERT INTO runs (id, playbook, playbooks, hosts, check_mode, status,"
+                       " started_at, pid, control_host) VALUES ('r', 'book', '[]', '[]', 0,"
+                       " 'ok', ?, 1, 'x')", (NOW,))
+            for fields in ({"actions": ["restarted web"]}, {"actions": {"kind": "x"}},
+                           {"actions": "x"}, {"actions": [{"kind": "k", "target": "t"}, 7]}):
+                db.execute(OUTCOMES, ("r", "h", "s", "ok", NOW, NOW, json.dumps(fields), 0))
+    store = SQLiteStore(path)
+    try:
+        found = store.recent_actions(["book"], NOW - MONTH)
+    finally:
+        store.close()
+    assert [(a.kind, a.target) for a in found] == [("k", "t")]

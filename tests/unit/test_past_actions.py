@@ -115,3 +115,31 @@ def test_a_module_counts_consecutive_failures_across_runs_and_can_skip(tmp_path:
     assert once(down) == ("ok", "down 1 times in a row")  # the streak was broken
     skipped = "steps: [{name: p, probe: {}}, {name: q, needs: p, run: 'echo ran'}]"
     assert once(skipped, "skip.yml") == ("skipped", "no url given")
+
+
+class Sloppy:
+    """Reports what it did in a shape the store cannot count."""
+
+    name = "sloppy"
+    doc = "test module"
+    fields: dict[str, Field] = {}
+
+    def run(self, call: ModuleCall) -> ActionResult:
+        return ActionResult(True, changed=True, fields={"actions": ["restarted web"]})
+
+
+def test_a_module_reporting_actions_of_another_shape_is_an_error_and_recorded(
+        tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    store = tmp_path / "store.db"
+    book = write(tmp_path, "steps: [{name: kick, sloppy: {}}]")
+    loaded = pipeline.prepare([str(book)], [], [], None, {**registry(), "sloppy": Sloppy()})
+    result = pipeline.run(loaded, pipeline.Options(run_id=uuid.uuid4().hex, store=store))
+    [step] = result.hosts[0].steps
+    assert step.status == "error"
+    assert step.reason == ("sloppy: reported fields['actions'] as ['restarted web']; expected "
+                           "a list of {'kind': str, 'target': str}")
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT status FROM step_outcomes").fetchall() == [("error",)]

@@ -74,3 +74,17 @@ steps:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "hunter2" not in out.stdout.lower() and out.stdout.count(MASK) == 2, out.stdout
     assert "db1" not in out.stdout
+
+
+def test_a_variable_named_like_a_shared_one_is_scanned_as_any_other(tmp_path: Path) -> None:
+    """`env`, `groups` and `hostvars` are scanned once per run while they are urs's own; a
+    playbook variable of that name replaces them and is scanned with the host's context."""
+    book = write(tmp_path, """
+vars: {env: {API_TOKEN: s3cr3t-value-123}, creds: {API_TOKEN: other-secret-456}}
+steps:
+  - name: leak
+    run: echo "{{ env.API_TOKEN }} {{ creds.API_TOKEN }}"
+""")
+    shown = run_book(book).steps["leak"]
+    assert shown.status == "ok", shown.reason
+    assert "s3cr3t" not in shown.stdout and shown.stdout.count(MASK) == 2
