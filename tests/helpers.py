@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -149,3 +151,15 @@ def process_gone(pid: int) -> bool:
         return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+
+
+def holding(marker: Path, seconds: int = 600) -> str:
+    """A step's command that writes its process id to marker, then waits: for a test that
+    kills urs mid-run. The step runs in a process group of its own, which killing urs leaves
+    behind: end it with end_holding(marker)."""
+    return f"echo $$ > {marker}.tmp && mv {marker}.tmp {marker}; exec sleep {seconds}"
+
+
+def end_holding(marker: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.killpg(int(marker.read_text()), signal.SIGKILL)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import process_gone, urs, wait_for, write
+from tests.helpers import end_holding, holding, process_gone, urs, wait_for, write
 
 PASSING = """
 steps:
@@ -200,12 +200,15 @@ steps:
 def test_a_killed_run_is_marked_aborted_when_the_store_is_next_opened(
         tmp_path: Path, store: Path) -> None:
     started = tmp_path / "started"
-    book = write(tmp_path, f"steps: [{{name: long, run: 'touch {started}; sleep 300'}}]")
+    book = write(tmp_path, f"steps: [{{name: long, run: '{holding(started)}'}}]")
     proc = _start(["run", str(book)], start_new_session=True)
-    assert wait_for(started.exists)
-    assert _rows(store, "SELECT status FROM runs") == [("running",)]
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    try:
+        assert wait_for(started.exists)
+        assert _rows(store, "SELECT status FROM runs") == [("running",)]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        end_holding(started)
     assert "aborted" in urs("history").stdout
     assert _rows(store, "SELECT status FROM runs") == [("aborted",)]
 

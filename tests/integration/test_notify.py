@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import process_gone, urs, wait_for, write
+from tests.helpers import end_holding, holding, process_gone, urs, wait_for, write
 from tests.receivers import http_receiver, smtp_receiver
 
 
@@ -288,16 +288,19 @@ def test_a_run_killed_before_delivering_is_delivered_by_the_next_exactly_once(
     book = write(tmp_path, f"""
 steps:
   - {{name: web, run: 'exit 1'}}
-  - {{name: hold, run: 'touch {started}; sleep 600'}}
+  - {{name: hold, run: '{holding(started)}'}}
 """)
     other = write(tmp_path, "steps: [{name: fine, run: 'true'}]", "other.yml")
     with http_receiver() as http:
         folder = project(tmp_path, [http.url("json")])
         proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(book)], cwd=folder,
                                 stdout=subprocess.DEVNULL, start_new_session=True)
-        assert wait_for(lambda: started.exists() and len(deliveries(tmp_path)) == 1)
-        proc.kill()  # SIGKILL: the notice is recorded, nothing was delivered
-        proc.wait()
+        try:
+            assert wait_for(lambda: started.exists() and len(deliveries(tmp_path)) == 1)
+            proc.kill()  # SIGKILL: the notice is recorded, nothing was delivered
+            proc.wait()
+        finally:
+            end_holding(started)
         assert http.requests == []
         assert urs("run", str(other), cwd=folder).returncode == 0
         assert urs("run", str(other), cwd=folder).returncode == 0
