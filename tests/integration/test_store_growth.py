@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -189,11 +189,9 @@ FIELDS = [{}, {"recovery": True}, {"actions": [{"kind": "dispatch", "target": "a
                                          {"kind": "build"}]}]
 
 
-def _v5_store(path: Path) -> None:
-    """A store as urs wrote it at schema version 5: its SQL, 600 outcomes of 2 playbooks x
-    3 hosts x 3 steps, some in check mode, some before the window, some with actions."""
-    from random import Random
-
+@contextmanager
+def _v5_run(path: Path) -> Iterator[sqlite3.Connection]:
+    """A store as urs wrote it at schema version 5, with one run 'r': add its outcomes."""
     from runner.record.migrations import MIGRATIONS
 
     with closing(sqlite3.connect(path)) as db:
@@ -204,14 +202,23 @@ def _v5_store(path: Path) -> None:
             db.execute("INSERT INTO runs (id, playbook, playbooks, hosts, check_mode, status,"
                        " started_at, pid, control_host) VALUES ('r', 'book', '[]', '[]', 0,"
                        " 'ok', ?, 1, 'x')", (NOW,))
-            pick = Random(7)
-            for n in range(600):
-                key = (pick.choice(["book", "other"]), pick.choice((*HOSTS, "db-1")),
-                       pick.choice(["present"] * 10 + ["alive"] * 10 + ["online"]))  # rare
-                at = NOW - 2 * MONTH + n * MONTH / 300
-                db.execute(OUTCOMES.replace("'book'", "?"), (
-                    "r", *key, pick.choice(["ok", "failed", "skipped"]), at, at,
-                    json.dumps(pick.choice(FIELDS)), int(pick.random() < 0.3)))
+            yield db
+
+
+def _v5_store(path: Path) -> None:
+    """A version 5 store of 600 outcomes of 2 playbooks x 3 hosts x 3 steps, some in check
+    mode, some before the window, some with actions."""
+    from random import Random
+
+    with _v5_run(path) as db:
+        pick = Random(7)
+        for n in range(600):
+            key = (pick.choice(["book", "other"]), pick.choice((*HOSTS, "db-1")),
+                   pick.choice(["present"] * 10 + ["alive"] * 10 + ["online"]))  # rare
+            at = NOW - 2 * MONTH + n * MONTH / 300
+            db.execute(OUTCOMES.replace("'book'", "?"), (
+                "r", *key, pick.choice(["ok", "failed", "skipped"]), at, at,
+                json.dumps(pick.choice(FIELDS)), int(pick.random() < 0.3)))
 
 
 def test_a_version_5_store_gives_the_same_answers_once_upgraded(tmp_path: Path) -> None:
@@ -261,20 +268,11 @@ def test_retention_deletes_the_actions_of_the_runs_it_deletes(tmp_path: Path) ->
 def test_actions_that_are_no_objects_neither_stop_the_upgrade_nor_a_run(tmp_path: Path) -> None:
     """A module once reported fields["actions"] as text or a mapping: the version 6 upgrade
     copies only the actions that are objects, and the store opens."""
-    from runner.record.migrations import MIGRATIONS
-
     path = tmp_path / "v5.db"
-    with closing(sqlite3.connect(path)) as db:
-        for script in MIGRATIONS[:5]:
-            db.executescript(script)
-        db.execute("PRAGMA user_version = 5")
-        with db:
-            db.execute("INSERT INTO runs (id, playbook, playbooks, hosts, check_mode, status,"
-                       " started_at, pid, control_host) VALUES ('r', 'book', '[]', '[]', 0,"
-                       " 'ok', ?, 1, 'x')", (NOW,))
-            for fields in ({"actions": ["restarted web"]}, {"actions": {"kind": "x"}},
-                           {"actions": "x"}, {"actions": [{"kind": "k", "target": "t"}, 7]}):
-                db.execute(OUTCOMES, ("r", "h", "s", "ok", NOW, NOW, json.dumps(fields), 0))
+    with _v5_run(path) as db:
+        for fields in ({"actions": ["restarted web"]}, {"actions": {"kind": "x"}},
+                       {"actions": "x"}, {"actions": [{"kind": "k", "target": "t"}, 7]}):
+            db.execute(OUTCOMES, ("r", "h", "s", "ok", NOW, NOW, json.dumps(fields), 0))
     store = SQLiteStore(path)
     try:
         found = store.recent_actions(["book"], NOW - MONTH)
