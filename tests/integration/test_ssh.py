@@ -294,3 +294,29 @@ steps:
         for pid in pids.read_text().split() if pids.exists() else []:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), 9)
+
+
+def test_the_wait_for_an_exit_status_after_the_output_ended_is_no_busy_loop(
+        fleet: Fleet, hosts: list[SSHHost], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that closes its output and goes on for a while: the channel's pipe stays
+    readable after EOF, so polling it would spin until the exit status comes. The connection
+    waits for the exit status instead: a handful of looks, not thousands."""
+    from runner.connections import ssh
+    from tests.integration.pooltools import as_host
+
+    looks = 0
+    finished = ssh._finished
+
+    def counted(*args: Any) -> bool:
+        nonlocal looks
+        looks += 1
+        return finished(*args)
+
+    monkeypatch.setattr(ssh, "_finished", counted)
+    conn = ssh.connect(as_host(fleet, hosts[0]), known_hosts=fleet.known_hosts)
+    try:
+        result = conn.run("echo done; exec >&- 2>&-; sleep 0.5; exit 3")
+    finally:
+        conn.close()
+    assert (result.rc, result.stdout) == (3, "done\n")
+    assert looks < 20, looks
