@@ -112,7 +112,12 @@ def _read(proc: subprocess.Popen[bytes], timeout: float | None) -> tuple[Tail, T
                     tails[key.fileobj].add(chunk)  # type: ignore[index]
                 else:
                     selector.unregister(key.fileobj)
-    proc.wait()
+    # both pipes closed: a command that closed its output may still run, within the deadline
+    try:
+        proc.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+    except subprocess.TimeoutExpired:
+        _terminate(proc)
+        return tails[proc.stdout], tails[proc.stderr], True
     return tails[proc.stdout], tails[proc.stderr], False
 
 

@@ -87,12 +87,15 @@ timeout: 1s
 steps:
   - {name: slow, run: "sleep 60"}
   - {name: own, run: "sleep 60", timeout: 0.5s}
+  - {name: quiet, run: "echo started; exec >&- 2>&-; sleep 60"}
 """)
     out = urs("run", str(book), "--json", timeout=60)
     reasons = {e["step"]: e["reason"] for e in map(json.loads, out.stdout.splitlines())
                if e["event"] == "step_finished"}
     assert reasons == {"slow": "timed out after 1s; its processes were killed",
-                       "own": "timed out after 0.5s; its processes were killed"}
+                       "own": "timed out after 0.5s; its processes were killed",
+                       # it closed its output: nothing left to read, its deadline holds still
+                       "quiet": "timed out after 1s; its processes were killed"}
     plain = write(tmp_path, "steps: [{name: slow, run: 'sleep 60'}]", "plain.yml")
     out = urs("run", str(plain), "--timeout", "1s", timeout=60)
     assert "timed out after 1s" in out.stdout
