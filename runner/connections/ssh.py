@@ -204,7 +204,7 @@ class SSHConnection:
         try:
             channel = self.transport.open_session(timeout=10)
             channel.exec_command(script)
-            channel.recv_exit_status()
+            channel.status_event.wait(KILL_GRACE_S + 10)  # a peer that stopped answering
             channel.close()
         except (paramiko.SSHException, OSError, EOFError):
             pass

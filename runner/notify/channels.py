@@ -22,6 +22,7 @@ from runner.redact import SECRET_NAME
 
 COMMAND = "command:"
 ERROR_TAIL = 300  # characters of a failing command's output kept as the error
+KILLED_S = 2.0  # how long a killed command's output is read before it is left behind
 QUERY = {"pass", "sig", "signature"}  # secret query parameters SECRET_NAME does not catch
 
 
@@ -43,7 +44,9 @@ def send_command(shell: str, message: Message, timeout: float) -> str:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):  # all of it may have just ended
                 os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
+            # what it started in a session of its own may hold the output open: not waited for
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.communicate(timeout=KILLED_S)
             return f"timed out after {timeout:g}s (killed)"
     if child.returncode == 0:
         return ""

@@ -4,8 +4,11 @@ and form://, aiosmtpd with STARTTLS and AUTH for mailto://, a command channel)."
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -168,6 +171,29 @@ def test_a_command_channel_is_judged_by_its_exit_code_and_killed_at_the_timeout(
     assert refused["last_error"] == "exit code 3: no route"
     assert hung["last_error"] == "timed out after 0.5s (killed)"
     assert wait_for(lambda: process_gone(int(pid_file.read_text())), 10)
+
+
+def test_a_command_channel_that_leaves_a_process_holding_its_output_is_not_waited_for(
+        tmp_path: Path) -> None:
+    """What a channel's command starts in a session of its own survives the kill and keeps the
+    output pipe open: the sender gives up reading it instead of waiting for it to end."""
+    import threading
+
+    from runner.notify.channels import send_command
+    from runner.notify.messages import Message
+
+    pid_file = tmp_path / "pid"
+    shell = f"setsid sleep 600 & echo $! > {pid_file}; exit 0"
+    said: list[str] = []
+    sender = threading.Thread(target=lambda: said.append(send_command(
+        shell, Message("opened", "r", (), "t", "b"), 0.5)), daemon=True)
+    sender.start()
+    try:
+        assert wait_for(lambda: said, 30), "the sender waited for the process left behind"
+        assert said == ["timed out after 0.5s (killed)"]
+    finally:
+        with contextlib.suppress(ValueError, FileNotFoundError, ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_notify_test_reports_each_channel(tmp_path: Path) -> None:
