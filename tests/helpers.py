@@ -163,3 +163,15 @@ def holding(marker: Path, seconds: int = 600) -> str:
 def end_holding(marker: Path) -> None:
     with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
         os.killpg(int(marker.read_text()), signal.SIGKILL)
+
+
+TEST_TOOLS = Path.home() / ".cache" / "urs-test"  # where scripts/test installs npm tools
+
+
+def installed(variable: str, default: Path, what: str, inside: str = "") -> Path:
+    """A tool scripts/test installs for the tests: $variable, else its default place; an error
+    naming it when it is not there (a missing install step is a failure, never a skip)."""
+    path = Path(os.environ.get(variable) or default)
+    if not (path / inside).exists():
+        raise RuntimeError(f"{what} is missing at {path}: ./scripts/test installs it")
+    return path

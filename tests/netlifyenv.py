@@ -6,7 +6,6 @@ published OpenAPI description."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -18,15 +17,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-DEFAULT_MODULES = Path.home() / ".cache" / "urs-test" / "netlify-2" / "node_modules"
+from tests.helpers import TEST_TOOLS, installed
+
+DEFAULT_MODULES = TEST_TOOLS / "netlify-2" / "node_modules"
 
 
 def npm_modules() -> Path:
-    path = Path(os.environ.get("URS_TEST_NETLIFY") or DEFAULT_MODULES)
-    if not (path / "@netlify" / "open-api").exists():
-        raise RuntimeError(f"the Netlify npm packages are missing at {path}: ./scripts/test "
-                           "installs them")
-    return path
+    return installed("URS_TEST_NETLIFY", DEFAULT_MODULES, "the Netlify npm packages",
+                     "@netlify/open-api")
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import TEST_TOOLS, installed
+
 OCTOKIT_VERSION = "23.0.2"
-DEFAULT = (Path.home() / ".cache" / "urs-test" / f"octokit-openapi-{OCTOKIT_VERSION}" /
-           "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.deref.json")
+DEFAULT = (TEST_TOOLS / f"octokit-openapi-{OCTOKIT_VERSION}" / "node_modules" / "@octokit" /
+           "openapi" / "generated" / "api.github.com.deref.json")
 # the operations urs calls; the rest of the 70 MB description is dropped once loaded
 USED = ("/repos/{owner}/{repo}", "/repos/{owner}/{repo}/actions/workflows",
         "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
@@ -26,10 +27,7 @@ USED = ("/repos/{owner}/{repo}", "/repos/{owner}/{repo}/actions/workflows",
 
 
 def spec_path() -> Path:
-    path = Path(os.environ.get("URS_TEST_OCTOKIT_OPENAPI") or DEFAULT)
-    if not path.exists():
-        raise RuntimeError(f"@octokit/openapi is missing at {path}: ./scripts/test installs it")
-    return path
+    return installed("URS_TEST_OCTOKIT_OPENAPI", DEFAULT, "@octokit/openapi")
 
 
 @functools.cache

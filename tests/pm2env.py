@@ -12,17 +12,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, TEST_TOOLS, installed, wait_for
 
 APPS = ROOT / "tests" / "data" / "pm2"
-DEFAULT_PM2 = Path.home() / ".cache" / "urs-test" / "pm2-7.0.4" / "node_modules" / ".bin" / "pm2"
+DEFAULT_PM2 = TEST_TOOLS / "pm2-7.0.4" / "node_modules" / ".bin" / "pm2"
 
 
 def pm2_binary() -> Path:
-    path = Path(os.environ.get("URS_TEST_PM2") or DEFAULT_PM2)
-    if not path.exists():
-        raise RuntimeError(f"PM2 is missing at {path}: ./scripts/test installs it")
-    return path
+    return installed("URS_TEST_PM2", DEFAULT_PM2, "PM2")
 
 
 class PM2Env:

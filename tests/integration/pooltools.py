@@ -1,9 +1,11 @@
 """Helpers for the pool's tests: a clock the test moves, a fleet host as an inventory Host,
-a playbook run with a given connector, and the client port sshd saw."""
+a playbook run with a given connector, the client port sshd saw, and a host of its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from runner.inventory import Host, Inventory
 from tests.helpers import Outcome, run_book, write
@@ -20,6 +22,14 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture(scope="module", name="host")
+def own_host(fleet: Fleet) -> SSHHost:
+    """A host of its own, per test module that imports this fixture: its tests restart and
+    kill it."""
+    (own,) = fleet.start(1)
+    return own
 
 
 def as_host(fleet: Fleet, ssh: SSHHost, **extra: object) -> Host:

