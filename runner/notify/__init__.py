@@ -20,7 +20,6 @@ PASSING = frozenset({Status.OK, Status.CHANGED, Status.RECOVERED})
 # skipped and interrupted steps, and check-mode runs, neither count nor break a streak
 
 OPENED, REMINDER, ESCALATED, RESOLVED = "opened", "reminder", "escalated", "resolved"
-EVENTS = (OPENED, REMINDER, ESCALATED, RESOLVED)
 OUTPUT_TAIL = 600  # characters of a step's output a message carries
 
 

@@ -90,7 +90,11 @@ CREATE TABLE IF NOT EXISTS pings (
 # `urs status` reads the latest outcome of each (playbook, host, step): kept in a small table
 # by a trigger, so it reads a few hundred rows instead of grouping every outcome ever stored
 # (0.3 s at a million outcomes).
-V5 = """
+# An earlier urs numbered this table version 4 (a trigger without WHEN) and had no escalation
+# tables: such a store at version 4 skips V4 above, so V5 creates them too (every statement of
+# V4 is IF NOT EXISTS) and replaces the trigger.
+V5 = V4 + """
+DROP TRIGGER IF EXISTS latest_steps_insert;
 CREATE TABLE IF NOT EXISTS latest_steps (
     playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, id INTEGER NOT NULL,
     PRIMARY KEY (playbook, host, step)

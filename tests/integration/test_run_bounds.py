@@ -299,3 +299,38 @@ def test_status_reads_the_latest_outcomes_kept_by_the_store(tmp_path: Path) -> N
 
 def _json_rows(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# the version 4 of an earlier urs (ffc711b): the latest_steps table, a trigger without WHEN,
+# and no escalation tables (they came as version 4 of the next release)
+EARLIER_V4 = """
+CREATE TABLE IF NOT EXISTS latest_steps (
+    playbook TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, id INTEGER NOT NULL,
+    PRIMARY KEY (playbook, host, step)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO latest_steps (playbook, host, step, id)
+    SELECT playbook, host, step, MAX(id) FROM step_outcomes GROUP BY playbook, host, step;
+CREATE TRIGGER IF NOT EXISTS latest_steps_insert AFTER INSERT ON step_outcomes BEGIN
+    INSERT OR REPLACE INTO latest_steps (playbook, host, step, id)
+        VALUES (NEW.playbook, NEW.host, NEW.step, NEW.id);
+END;
+"""
+
+
+def test_a_store_of_the_earlier_version_4_is_upgraded_with_every_table(tmp_path: Path) -> None:
+    from runner.record.migrations import MIGRATIONS
+
+    path = tmp_path / "earlier.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for script in (*MIGRATIONS[:3], EARLIER_V4):
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 4")
+    book = write(tmp_path, "steps: [{name: web, run: 'exit 1', tags: [web]}, "
+                           "{name: db, run: 'true', tags: [db]}]")
+    assert urs("run", str(book), "--store", str(path)).returncode == 1
+    assert urs("run", str(book), "--tags", "db", "--store", str(path)).returncode == 0
+    assert _rows(path, "PRAGMA user_version") == [(len(MIGRATIONS),)]
+    assert _rows(path, "SELECT failures FROM streaks WHERE step = 'web'") == [(1,)]
+    status = {r["step"]: r["status"] for r in
+              _json_rows(urs("status", "--json", "--store", str(path)).stdout)}
+    assert status == {"web": "failed", "db": "ok"}  # a step skipped by tags keeps its outcome

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import graphlib
 import hashlib
 import importlib.util
 import json
@@ -150,25 +151,12 @@ def _check_needs(parsed: Parsed, jobs: dict[str, Any]) -> None:
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
-    """One cycle as a path (a -> b -> a), or [] when there is none."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph[node]:
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return []
-
-    for start in graph:
-        if start not in state and (found := visit(start)):
-            return found
+    """One cycle as a path of needs (a -> b -> a: a needs b, b needs a), or [] when there is
+    none (graphlib reports each node before the ones that need it: reversed here)."""
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        return list(reversed(exc.args[1]))
     return []
 
 
