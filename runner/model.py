@@ -23,6 +23,8 @@ class Status(enum.StrEnum):
 
 
 PASSED = frozenset({Status.OK, Status.CHANGED, Status.RECOVERED})
+# outcomes that count as failing (streaks, incidents, `--failing`, the views' problems)
+FAILING = frozenset({Status.FAILED, Status.ERROR, Status.QUARANTINED, Status.UNREACHABLE})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from runner.connections import Become, Connection, Unreachable
 from runner.errors import DeadlineExceeded, Interrupted, current_traceback
 from runner.execute.when import when_false
 from runner.fields import with_defaults
-from runner.model import Action, PastAction, PastOutcome, Status, Step, StepResult
+from runner.model import FAILING, Action, PastAction, PastOutcome, Status, Step, StepResult
 from runner.modules import ActionResult, Mode, Module, ModuleCall
 from runner.templating import TemplateFailure, bounded_by, evaluate, render, text
 
@@ -81,7 +81,8 @@ def execute(call: StepCall) -> StepResult:
         attempts=outcome.attempts, duration_s=round(time.monotonic() - start, 4),
         reason=outcome.reason, stdout=last.stdout, stderr=last.stderr,
         changed=status in {Status.CHANGED, Status.RECOVERED},
-        ignored=status in {Status.FAILED, Status.ERROR} and call.step.ignore_errors,
+        # a failure of the step itself (quarantined included), not of its host
+        ignored=status in FAILING - {Status.UNREACHABLE} and call.step.ignore_errors,
         started_at=started_at, ended_at=time.time(),
         fields={**(outcome.fields or last.fields),
                 **({"skip": outcome.skip} if outcome.skip else {}),

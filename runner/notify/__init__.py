@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.model import Status
+from runner.model import FAILING, PASSED, Status
 
-FAILING = frozenset({Status.FAILED, Status.ERROR, Status.UNREACHABLE, Status.QUARANTINED})
-PASSING = frozenset({Status.OK, Status.CHANGED, Status.RECOVERED})
 # skipped and interrupted steps, and check-mode runs, neither count nor break a streak
 
 OPENED, REMINDER, ESCALATED, RESOLVED = "opened", "reminder", "escalated", "resolved"
@@ -75,7 +73,7 @@ class Decision:
 
 def decide(streak: Streak, status: Status, threshold: int, policy: Policy) -> Decision:
     """What one outcome (outside check mode) does to its step's streak and incident."""
-    if status in PASSING:
+    if status in PASSED:
         return Decision(Streak(), resolve=streak.incident is not None)
     if status not in FAILING:
         return Decision(streak)

@@ -20,7 +20,7 @@ from runner.events import (
     StepRetrying,
     StepStarted,
 )
-from runner.model import HostResult, Status, StepResult
+from runner.model import FAILING, HostResult, Status, StepResult
 from runner.redact import escape_controls
 from runner.report.progress import Progress
 from runner.report.text import delay, duration, one_line, plural
@@ -34,8 +34,7 @@ COLOURS = {
     "skipped": "bright_black", "unreachable": "magenta", "interrupted": "red",
     "error": "red", "crashed": "red", "retrying": "yellow", "quarantined": "red",
 }
-PROBLEMS = frozenset({Status.FAILED, Status.ERROR, Status.QUARANTINED, Status.UNREACHABLE,
-                      Status.INTERRUPTED})
+PROBLEMS = FAILING | {Status.INTERRUPTED}
 CLEAR_LINE = "\r\x1b[K"
 
 

@@ -9,11 +9,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runner.model import FAILING
 from runner.redact import escape_controls
 from runner.report.text import ago, duration, one_line, table, timestamp
 
 TAIL_LINES = 5
-PROBLEMS = frozenset({"failed", "error", "quarantined", "unreachable"})
 
 
 def _took(run: Mapping[str, Any]) -> str:
@@ -109,7 +109,7 @@ def _shown_status(row: Mapping[str, Any]) -> str:
 
 
 def failing(row: Mapping[str, Any]) -> bool:
-    return row["status"] in PROBLEMS and not row.get("ignored")
+    return row["status"] in FAILING and not row.get("ignored")
 
 
 def status_exit_code(rows: Sequence[Mapping[str, Any]]) -> int:

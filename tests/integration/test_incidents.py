@@ -123,3 +123,23 @@ steps:
     assert urs("run", str(book), cwd=project).returncode == 0
     assert recovered.read_text().count("x") == 4
     assert _incidents(project) == []  # recovered: resolved
+
+
+def test_a_quarantined_step_with_ignore_errors_is_ignored_as_a_failed_one_is(
+        tmp_path: Path) -> None:
+    project = _project(tmp_path, "escalation:\n  max_recoveries: 1\n  max_failures: 5\n")
+    flag = tmp_path / "up"
+    book = write(tmp_path, f"""
+steps:
+  - {{name: crash, run: 'rm -f {flag}'}}
+  - {{name: app, needs: crash, check: 'test -e {flag}', recover: 'touch {flag}',
+      ignore_errors: true}}
+  - {{name: after, needs: app, run: 'true'}}
+""")
+    for _ in range(2):  # the second recovery is more than 1 within the hour
+        assert urs("run", str(book), cwd=project).returncode == 0
+    held = urs("run", str(book), "--json", cwd=project)
+    steps = {e["step"]: e for e in map(json.loads, held.stdout.splitlines())
+             if e["event"] == "step_finished"}
+    assert (steps["app"]["status"], steps["app"]["ignored"]) == ("quarantined", True)
+    assert steps["after"]["status"] == "ok" and held.returncode == 0
