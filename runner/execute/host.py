@@ -166,6 +166,7 @@ class HostRun:
             past_actions=self.ctx.past_actions.get(self.host.name, ()),
             previous=self.ctx.previous.get((node.book.name, self.host.name, step.name), ()),
             quarantined=self.ctx.quarantined.get((node.book.name, self.host.name, step.name), ""),
+            secret=lambda value: self.ctx.redactor.add([value]),
             on_retry=lambda *retrying: self._retrying(node, *retrying),
         )
         try:

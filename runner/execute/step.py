@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runner.connections import Become, Connection, Unreachable
@@ -51,6 +51,7 @@ class StepCall:
     past_actions: tuple[PastAction, ...] = ()  # what modules did on this host in earlier runs
     previous: tuple[PastOutcome, ...] = ()  # this step's earlier outcomes here, newest first
     quarantined: str = ""  # why the flap guard withholds this step's recovery here, if it does
+    secret: Callable[[str], None] = field(default=lambda value: None)  # masks a module's secret
     # told before each wait between attempts: (next attempt, attempts, delay, why it failed)
     on_retry: Callable[[int, int, float, str], None] | None = None
 
@@ -247,7 +248,8 @@ def perform(call: StepCall, action: Action, mode: Mode) -> ActionResult:
         result = module.run(ModuleCall(
             args=args, mode=mode, connection=call.connection, host=call.host, vars=call.context,
             timeout=call.step.timeout, env=env, cwd=cwd, become=call.become, deadline=deadline,
-            cancel=call.cancel, past_actions=call.past_actions, previous=call.previous))
+            cancel=call.cancel, past_actions=call.past_actions, previous=call.previous,
+            secret=call.secret))
     except DeadlineExceeded:
         return ActionResult(False, reason=f"{action.module}: timed out after "
                             f"{call.timeout:g}s")
@@ -273,8 +275,8 @@ def _module_args(module: Module, name: str, rendered: dict[str, Any]) -> dict[st
     args = {k: module.fields[k].coerce(v) if k in module.fields else v
             for k, v in rendered.items()}
     args = with_defaults(module.fields, args)
-    for key, field in module.fields.items():
-        if key in args and (expected := field.check(args[key])):
+    for key, declared in module.fields.items():
+        if key in args and (expected := declared.check(args[key])):
             raise InvalidArgument(f"{name}: {key}: expected {expected}, found {args[key]!r}")
     return args
 

@@ -12,7 +12,7 @@ import enum
 import importlib
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,6 +59,8 @@ class ModuleCall:
     past_actions: tuple[PastAction, ...] = ()
     # this step's earlier outcomes on this host (not in check mode), newest first
     previous: tuple[PastOutcome, ...] = ()
+    # masks a value (a token the module read) wherever the run writes text, as `secrets:` are
+    secret: Callable[[str], None] = field(default=lambda value: None)
 
     def actions_since(self, kind: str, target: str, window_s: float) -> int:
         """How many times this kind of action was taken on target within the last window."""

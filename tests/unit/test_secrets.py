@@ -88,3 +88,21 @@ steps:
     shown = run_book(book).steps["leak"]
     assert shown.status == "ok", shown.reason
     assert "s3cr3t" not in shown.stdout and shown.stdout.count(MASK) == 2
+
+
+def test_a_value_a_module_declares_secret_is_masked_like_secrets(tmp_path: Path) -> None:
+    """A module that reads a token from a variable of any name (Netlify's `token_env`) says
+    so with call.secret: the run masks it, and its transformations, wherever it writes text."""
+    from runner.modules import ActionResult, ModuleCall
+
+    class Reads:
+        name, doc, fields = "reads", "test module", {}
+
+        def run(self, call: ModuleCall) -> ActionResult:
+            call.secret("pat-1234567890")
+            return ActionResult(False, stdout="pat-1234567890 PAT-1234567890",
+                                reason="denied for pat-1234567890")
+
+    shown = run_book(write(tmp_path, "steps: [{name: api, reads: {}}]"),
+                     modules={"reads": Reads()}).steps["api"]
+    assert (shown.stdout, shown.reason) == (f"{MASK} {MASK}", f"denied for {MASK}")

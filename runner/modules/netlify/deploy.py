@@ -60,6 +60,7 @@ def deploy(call: ModuleCall) -> ActionResult:
     if not token:
         return ActionResult(True, skipped=True, reason=f"no Netlify token "
                                                        f"({call.args['token_env']} is not set)")
+    call.secret(token)  # whatever the variable is called
     site = Site(call)
     site_id = _site_id(call, site)
     if not site_id:

@@ -30,8 +30,9 @@ def check_runs(call: ModuleCall) -> ActionResult:
     found = settings.resolve(call)
     if isinstance(found, str):
         return ActionResult(False, skipped=True, reason=found)
-    from runner.modules.workflows.github import ApiError, GitHub
+    from runner.modules.workflows.github import GitHub
 
+    call.secret(found.token)
     api = GitHub(call, found.token, found.api_url, found.repository, found.timeout)
     try:
         health = judge_all(call, api, found)
@@ -39,8 +40,6 @@ def check_runs(call: ModuleCall) -> ActionResult:
             todo = plan(call, health)
             return _report(health, [f"would {what}" for _, _, what, _ in todo.triggers])
         return _recover(call, api, health)
-    except ApiError as exc:  # a server may echo the token back: it never leaves this step
-        raise ApiError(str(exc).replace(found.token, "********")) from None
     finally:
         api.close()
 
