@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -81,7 +80,7 @@ def test_message(settings: Mapping[str, Any]) -> Message:
     from runner.notify.messages import compose
 
     now = time.time()
-    incident = {"event": TEST, "incident": 0, "playbook": "urs", "host": socket.gethostname(),
+    incident = {"event": TEST, "incident": 0, "playbook": "urs", "host": os.uname().nodename,
                 "step": "notify-test", "status": "ok",
                 "reason": "a test message from `urs notify test`; nothing is wrong",
                 "output": "", "run_id": "", "failures": 0, "opened_at": now,

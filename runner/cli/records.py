@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,7 +94,7 @@ def _run_filter(db: OutcomeStore, playbook: str | None, limit: str | None, faili
     from runner.record.store import RunFilter
 
     if playbook is not None:
-        _known_playbook("history", playbook, db.recorded("playbooks"))
+        _known_playbook("history", playbook, lambda: db.recorded("playbooks"))
     hosts = None
     if limit is not None:
         recorded = sorted(db.recorded("hosts"))
@@ -139,9 +139,9 @@ def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool
     from runner.report import records, views
 
     db = open_store(store)
-    if stale:
-        _stale(db.jobs_latest(), as_json)
     try:
+        if stale:
+            _stale(db.jobs_latest(), as_json)
         for channel in db.failing_channels():
             show(f"warning: notification channel {views.shown(channel['channel'])} is "
                  f"failing: {channel['last_error']}", err=True)
@@ -164,7 +164,7 @@ def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool
 def _chosen(rows: list[dict[str, Any]], playbook: str | None,
             limit: str | None) -> list[dict[str, Any]]:
     if playbook is not None:
-        _known_playbook("status", playbook, {r["playbook"] for r in rows})
+        _known_playbook("status", playbook, lambda: {r["playbook"] for r in rows})
         rows = [r for r in rows if r["playbook"] == playbook]
     if limit is not None and rows:
         hosts = set(_matching(limit, [r["host"] for r in rows]))
@@ -172,16 +172,19 @@ def _chosen(rows: list[dict[str, Any]], playbook: str | None,
     return rows
 
 
-def _known_playbook(command: str, name: str, recorded: set[str]) -> None:
-    """A playbook that is neither recorded nor found is a mistake: say so, with a hint."""
+def _known_playbook(command: str, name: str, recorded: Callable[[], set[str]]) -> None:
+    """A playbook that is neither found nor recorded is a mistake: say so, with a hint. The
+    playbooks on disk are looked at first: what the store recorded (every run read) only when
+    the name is none of them."""
     from runner import load
 
-    if name in recorded:
-        return
     available = set(load.available(load.search_dirs()))
-    if name not in available:
+    if name in available:
+        return
+    seen = recorded()
+    if name not in seen:
         raise InputError.one(command, None, "--playbook", "", f"no playbook '{name}' is "
-                             "recorded or found", did_you_mean(name, recorded | available))
+                             "recorded or found", did_you_mean(name, seen | available))
 
 
 def _matching(pattern: str, hosts: Sequence[str]) -> list[str]:

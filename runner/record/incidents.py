@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runner.model import Status, StepResult
+from runner.model import StepResult
 from runner.notify import (
     ESCALATED,
     OPENED,
@@ -198,8 +198,6 @@ def ping(db: sqlite3.Connection, job: str, run_id: str, kind: str, ok: bool,
     db.execute("INSERT INTO pings (job, run_id, kind, at, ok, error) VALUES (?,?,?,?,?,?)",
                (job, run_id, kind, time.time(), int(ok), error))
 
-
-__all__ = ["Status"]
 
 
 class EscalationRecords:

@@ -204,14 +204,12 @@ class SQLiteStore(EscalationRecords, OutboxRecords):
                                 (run_id,))
         return [_step_row(r) for r in rows]
 
-    def latest(self, playbook: str | None = None) -> list[dict[str, Any]]:
+    def latest(self) -> list[dict[str, Any]]:
         """The latest real outcome of every playbook, host and step: a step excluded by tags
         or not run in check mode keeps the outcome it had (kept in `latest_steps`)."""
-        where = "WHERE m.playbook = ?" if playbook else ""
         rows = self._db.execute(
-            "SELECT s.* FROM latest_steps m JOIN step_outcomes s ON s.id = m.id "  # noqa: S608
-            f"{where} "
-            "ORDER BY s.playbook, s.host, s.started_at, s.id", (playbook,) if playbook else ())
+            "SELECT s.* FROM latest_steps m JOIN step_outcomes s ON s.id = m.id "
+            "ORDER BY s.playbook, s.host, s.started_at, s.id")
         return [_step_row(r) for r in rows]
 
     def close(self) -> None:

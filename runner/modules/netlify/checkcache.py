@@ -45,7 +45,7 @@ def save(name: str, cache: Mapping[str, Any]) -> None:
     path = _path(name)
     items = dict(list(cache.items())[-LIMITS[name]:])
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # verdicts trusted later
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(items))
         tmp.replace(path)

@@ -36,7 +36,6 @@ class Report:
     problems: list[str] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
     checker: str | None = None
-    node: str = ""
 
 
 def _sources(functions: Sequence[Function]) -> list[tuple[Function, str]]:
@@ -75,7 +74,7 @@ class Validator:
         cache = checkcache.load("netlify-syntax")
         answer, resolve = self._ask_node(cache)
         self._remember(cache, self.keys, answer["syntax"])
-        report = Report(checker=answer.get("checker"), node=str(answer.get("node", "")))
+        report = Report(checker=answer.get("checker"))
         for function, member in self.sources:
             said = answer["syntax"].get(self._abs(member), cache.get(self.keys[member]))
             self._syntax(report, function, member, said)
