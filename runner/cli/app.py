@@ -21,6 +21,7 @@ from runner import __version__
 from runner.errors import InputError, LockBusy, StoreError
 
 if TYPE_CHECKING:
+    from runner.config import Config
     from runner.record.store import OutcomeStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,23 +155,27 @@ def inventory_options(func: F) -> F:
                         help="key=value, @file.yml or JSON; wins over every other variable.")(func)
 
 
-def store_path(store: Path | None) -> Path:
-    """--store, else $URS_STORE, else urs.yml's `store` (read only when there is one), else
-    the user's state directory."""
+def store_path(store: Path | None, settings: Config | None = None) -> Path:
+    """--store, else $URS_STORE, else urs.yml's `store` (read only when there is one; `settings`
+    when the command loaded it already), else the user's state directory."""
     from runner.record.store import default_path
 
     if store is not None:
         return store
-    if not os.environ.get("URS_STORE"):
+    if os.environ.get("URS_STORE"):
+        return default_path()
+    if settings is None:
         from runner import config
 
-        if config.find(Path.cwd(), os.environ) is not None:
-            configured = config.load(Path.cwd(), os.environ).store
-            if "://" in configured:
-                raise InputError.one("store", None, "store", "an SQLite file path (database "
-                                     "URLs are not supported yet)", repr(configured))
-            return Path(configured)
-    return default_path()
+        if config.find(Path.cwd(), os.environ) is None:
+            return default_path()
+        settings = config.load(Path.cwd(), os.environ)
+    if settings.path is None:
+        return default_path()
+    if "://" in settings.store:
+        raise InputError.one("store", None, "store", "an SQLite file path (database URLs are "
+                             "not supported yet)", repr(settings.store))
+    return Path(settings.store)
 
 
 def open_store(store: Path | None) -> OutcomeStore:

@@ -155,7 +155,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], extra: tuple[s
         known_hosts, host_key_policy = _host_keys(settings, known_hosts, host_key_policy)
         options = pipeline.Options(
             run_id=run_id, forks=forks, check_mode=bool(why_check), tags=_names(tags),
-            check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store),
+            check_reason=why_check, skip_tags=_names(skip_tags), store=store_path(store, settings),
             wait_s=wait_s, known_hosts=known_hosts, host_key_policy=host_key_policy,
             timeout=timeout, max_runtime=max_runtime,
             observers=(reporter,), warn=say, policy=_policy(settings),
