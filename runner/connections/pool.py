@@ -23,7 +23,7 @@ connection, and its close() gives the connection back to the pool instead of clo
 - `close_idle()` (the daemon calls it each tick) closes connections idle for `idle_s` or dead;
   `close()` closes every connection, lent ones included (their runs see the connection lost).
 - A lease that was cancelled (Ctrl-C, a job's deadline) closes its connection when given back.
-- Local hosts get a new LocalConnection each time (cheap), other kinds what `KINDS` makes.
+- Local hosts get a new LocalConnection each time (cheap), other kinds what `Connector` makes.
 - Thread-safe: one lock guards the pool's tables; connecting and closing happen outside it.
 """
 
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.connections import (
-    KINDS,
     SSH_KINDS,
     Become,
     CommandResult,
@@ -113,9 +112,8 @@ class Pool:
         other = Connector(known_hosts, host_key_policy)
 
         def connect(host: Host) -> Connection:
-            kind = kind_of(host)
-            if kind not in SSH_KINDS:
-                return KINDS[kind](host, other)
+            if kind_of(host) not in SSH_KINDS:
+                return other(host)  # local and other kinds: what a run without a pool makes
             return self.lease(host, PoolKey(SSHTarget.of(host), known_hosts, host_key_policy))
         return connect
 
