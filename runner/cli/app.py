@@ -147,6 +147,13 @@ def cli() -> None:
     """
 
 
+# every command that reads or writes the outcome store takes it the same way (store_path)
+store_option = click.option(
+    "--store", type=click.Path(dir_okay=False, path_type=Path),
+    help="The outcome store (default: $URS_STORE, urs.yml's store, or the user's state "
+         "directory).")
+
+
 def inventory_options(func: F) -> F:
     func = click.option("-i", "--inventory", "inventories", multiple=True, metavar="INV",
                         help="Inventory file, folder or 'h1,h2,' list (repeatable). "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, guard, open_store, show
+from runner.cli.app import cli, guard, open_store, show, store_option
 from runner.cli.config import config_option, load_config
 from runner.errors import InputError
 
@@ -55,8 +55,7 @@ def daemon(config_path: Path | None, once: bool, log_format: str | None,
               help="How many of the latest step outcomes to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep showing new outcomes as they are "
                                                    "recorded (Ctrl-C to stop).")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
-              help="The outcome store (default: $URS_STORE or the user's state directory).")
+@store_option
 @guard
 def logs(count: int, follow: bool, store: Path | None) -> None:
     """Recent step outcomes with their output, newest last; -f follows them live."""

@@ -9,12 +9,8 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import JsonCommand, cli, guard, open_store, show
+from runner.cli.app import JsonCommand, cli, guard, open_store, show, store_option
 from runner.errors import InputError
-
-STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
-                     help="The outcome store (default: $URS_STORE, urs.yml's store, or the "
-                          "user's state directory).")
 
 
 @cli.command(cls=JsonCommand)
@@ -22,7 +18,7 @@ STORE = click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
 @click.option("-n", "--count", default=50, show_default=True, type=click.IntRange(1),
               help="How many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per incident.")
-@STORE
+@store_option
 @guard
 def incidents(everything: bool, count: int, as_json: bool, store: Path | None) -> None:
     """Open incidents (and with --all, resolved ones): since when, how many failures, the last
@@ -44,7 +40,7 @@ def incidents(everything: bool, count: int, as_json: bool, store: Path | None) -
 
 @cli.command()
 @click.argument("incident", type=int)
-@STORE
+@store_option
 @guard
 def ack(incident: int, store: Path | None) -> None:
     """Acknowledge an open incident: no more reminders for it (it still resolves, and still
@@ -64,7 +60,7 @@ def ack(incident: int, store: Path | None) -> None:
 @click.argument("playbook")
 @click.argument("step", required=False)
 @click.option("-l", "--limit", metavar="HOSTS", help="Only these hosts (comma-separated).")
-@STORE
+@store_option
 @guard
 def release(playbook: str, step: str | None, limit: str | None, store: Path | None) -> None:
     """Lift the flap guard's quarantine of a playbook's steps (or one STEP), on every host or

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.app import JsonCommand, cli, guard, open_store, show
+from runner.cli.app import JsonCommand, cli, guard, open_store, show, store_option
 from runner.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
     from runner.record.store import OutcomeStore, RunFilter
 
-STORE_HELP = "The outcome store (default: $URS_STORE or the user's state directory)."
 
 
 # runs that did not pass (docs/outcomes.md); `running` and the daemon's `skipped` ticks did not fail
@@ -61,7 +60,7 @@ def since_time(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="How many of the latest runs to show.")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per run (with RUN_ID: the run with its steps).")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path), help=STORE_HELP)
+@store_option
 @guard
 def history(run_id: str | None, playbook: str | None, limit: str | None, failing: bool,
             since: float | None, count: int, as_json: bool, store: Path | None) -> None:
@@ -128,7 +127,7 @@ def _one_run(db: OutcomeStore, run_id: str, only: RunFilter) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per step outcome.")
 @click.option("--stale", is_flag=True, help="Only the configured jobs whose last run is older "
                                             "than twice their interval; exit 1 if there are any.")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path), help=STORE_HELP)
+@store_option
 @guard
 def status(playbook: str | None, limit: str | None, failing: bool, as_json: bool, stale: bool,
            store: Path | None) -> None:

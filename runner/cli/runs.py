@@ -21,6 +21,7 @@ from runner.cli.app import (
     inventory_options,
     problem_lines,
     show,
+    store_option,
     store_path,
 )
 from runner.connections import HOST_KEY_POLICIES
@@ -106,8 +107,7 @@ def _as_json_lines(out: JsonReporter | None) -> Iterator[None]:
                                                  "with their tags; run nothing.")
 @click.option("--json", "as_json", is_flag=True,
               help="JSON lines on stdout, one per event, error and notice (docs/cli.md).")
-@click.option("--store", type=click.Path(dir_okay=False, path_type=Path),
-              help="The outcome store (default: $URS_STORE or the user's state directory).")
+@store_option
 @click.option("--wait", "wait_s", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
               help="Wait this long for an overlapping run to end (default: skip at once).")
 @click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path),
