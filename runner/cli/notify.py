@@ -34,29 +34,25 @@ def test_channels(channel: str | None, config_path: Path | None) -> None:
     """Send a test message through each configured channel (notifications.channels and
     escalate_to), or through CHANNEL: one of them, its number in that list, or any other
     Apprise URL or command:<shell>. Exit code 1 when a channel failed."""
-    from runner.fields import parse_duration
     from runner.notify.channels import display, url_secrets
-    from runner.notify.send import TIMEOUT_S, bounded_send, masked
+    from runner.notify.send import bounded_send, delivery_timeout, masked
+    from runner.notify.settings import policy_for
     from runner.redact import Redactor, secret_values
 
     effective = load_config(config_path)
     settings = effective.sections.get("notifications", {})
     where = str(effective.path.name if effective.path else "urs.yml")
-    timeout = parse_duration(settings.get("timeout")) or TIMEOUT_S
+    timeout = delivery_timeout(settings)
+    environment = secret_values(dict(os.environ))
     failed = 0
-    for each in _chosen(channel, _configured(settings), where):
-        redactor = Redactor([*secret_values(dict(os.environ)), *url_secrets(each)])
+    for each in _chosen(channel, list(policy_for(effective).every_channel), where):
+        redactor = Redactor([*environment, *url_secrets(each)])
         error = bounded_send(each, masked(test_message(settings), redactor), timeout)
         failed += bool(error)
         click.echo(f"{'failed' if error else 'ok':<7}{display(each)}"
                    + (f": {redactor.text(error)}" if error else ": delivered"))
     if failed:
         sys.exit(1)
-
-
-def _configured(settings: Mapping[str, Any]) -> list[str]:
-    both = [*(settings.get("channels") or ()), *(settings.get("escalate_to") or ())]
-    return list(dict.fromkeys(both))
 
 
 def _chosen(channel: str | None, configured: list[str], where: str) -> list[str]:

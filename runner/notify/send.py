@@ -59,6 +59,11 @@ class Group:
 CLAIM_MARGIN_S = 60.0
 
 
+def delivery_timeout(settings: Mapping[str, Any]) -> float:
+    """Seconds one delivery may take: notifications.timeout, else TIMEOUT_S."""
+    return parse_duration(settings.get("timeout")) or TIMEOUT_S
+
+
 def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float,
             config: str | None = None) -> list[Attempt]:
     """Queue the reminders and escalations that are due, then deliver what is pending (what
@@ -70,7 +75,7 @@ def deliver(store: OutcomeStore, settings: Mapping[str, Any], deadline: float,
     groups = group(store.pending(time.time(), claim_s=claim, config=config))
     if not groups:
         return []
-    timeout = parse_duration(settings.get("timeout")) or TIMEOUT_S
+    timeout = delivery_timeout(settings)
     redactor = Redactor(secret_values(dict(os.environ)))
     results: queue.Queue[tuple[Group, str] | None] = queue.Queue()
     channels = _by_channel(groups)
